@@ -1,0 +1,48 @@
+/* Block-format kernels: dequantize a row, quantize a row (weights or activations), and the dot
+ * product of one weight row with one activation row. One table per element type per ISA:
+ * the scalar table is the specification; AVX2 / AVX-512 tables must match it (bit-exact for
+ * the integer parts, float sums within the tolerance stated in tests/test_kernels.c).
+ * Not for whole matmuls (kernels/matmul.c) or the choice of ISA (kernels/dispatch.c). */
+#ifndef SEEK_KERNELS_QUANT_H
+#define SEEK_KERNELS_QUANT_H
+
+#include <stdint.h>
+
+#include "tensor/dtype.h"
+
+typedef enum {
+    SEEK_ISA_SCALAR = 0,
+    SEEK_ISA_AVX2,   /* AVX2 + FMA + F16C */
+    SEEK_ISA_AVX512, /* AVX-512 F/BW/VL (+ VNNI where present) */
+    SEEK_ISA_COUNT,
+} seek_isa;
+
+typedef void (*seek_to_float_fn)(const void *src, float *dst, int64_t n);
+typedef void (*seek_from_float_fn)(const float *src, void *dst, int64_t n);
+/* *out = sum_i w[i] * a[i] over n values; w is a row of the weight type, a a row of act_type. */
+typedef void (*seek_vec_dot_fn)(int64_t n, float *out, const void *w, const void *a);
+
+typedef struct {
+    seek_dtype type;          /* the weight type */
+    seek_dtype act_type;      /* what vec_dot wants the activations in: F32, Q8_0, Q8_1 or Q8_K */
+    seek_to_float_fn to_float;      /* dequantize n values (n a multiple of the block size) */
+    seek_from_float_fn from_float;  /* quantize n values into this type (reference quantizer) */
+    seek_vec_dot_fn vec_dot;
+} seek_type_kernels;
+
+/* The kernel table of `t` for `isa`; entries a variant lacks are filled from the scalar table.
+ * NULL when no kernels exist for `t` (e.g. IQ types). */
+const seek_type_kernels *seek_kernels_for(seek_dtype t, seek_isa isa);
+
+/* The best ISA this CPU supports (cpuid + OS xsave state), and the ISA in use (the best one
+ * unless SEEK_ISA=scalar|avx2|avx512 in the environment or seek_kernels_force_isa() said
+ * otherwise). */
+seek_isa seek_cpu_best_isa(void);
+seek_isa seek_kernels_isa(void);
+void seek_kernels_force_isa(seek_isa isa);
+const char *seek_isa_name(seek_isa isa);
+
+/* Shorthand for seek_kernels_for(t, seek_kernels_isa()). */
+const seek_type_kernels *seek_kernels(seek_dtype t);
+
+#endif

@@ -1,0 +1,253 @@
+/* Model loading: reads hyper-parameters from GGUF metadata, binds each weight to its tensor in
+ * the mapping (checking shape and type), and loads the tokenizer and chat template family. */
+#include "model/model.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "core/status.h"
+#include "kernels/quant.h"
+
+static const char *arch_names[SEEK_ARCH_COUNT] = {"llama", "qwen2"};
+
+const char *seek_arch_name(seek_arch a) { return (unsigned)a < SEEK_ARCH_COUNT ? arch_names[a] : "unknown"; }
+
+typedef struct {
+    seek_model *m;
+    char arch[32];
+} loader;
+
+static seek_status need_u64(loader *L, const char *suffix, int64_t *out) {
+    char key[128];
+    uint64_t v;
+    snprintf(key, sizeof key, "%s.%s", L->arch, suffix);
+    if (!seek_gguf_get_u64(L->m->gguf, key, &v))
+        return seek_errorf(SEEK_ERR_FORMAT, "missing or invalid metadata key '%s'", key);
+    if (v == 0 || v > (1ull << 40)) return seek_errorf(SEEK_ERR_FORMAT, "metadata '%s' = %llu is out of range", key, (unsigned long long)v);
+    *out = (int64_t)v;
+    return SEEK_OK;
+}
+
+static void opt_u64(loader *L, const char *suffix, int64_t *out) {
+    char key[128];
+    uint64_t v;
+    snprintf(key, sizeof key, "%s.%s", L->arch, suffix);
+    if (seek_gguf_get_u64(L->m->gguf, key, &v) && v > 0 && v < (1ull << 40)) *out = (int64_t)v;
+}
+
+static void opt_f32(loader *L, const char *suffix, float *out) {
+    char key[128];
+    snprintf(key, sizeof key, "%s.%s", L->arch, suffix);
+    seek_gguf_get_f32(L->m->gguf, key, out);
+}
+
+/* Binds weight `name` expecting shape (ne0, ne1) (ne1 = 1 for vectors). */
+static seek_status bind(loader *L, seek_weight *w, const char *name, int64_t ne0, int64_t ne1, bool required) {
+    const gguf_tensor *t = seek_gguf_tensor(L->m->gguf, name);
+    memset(w, 0, sizeof *w);
+    if (!t) return required ? seek_errorf(SEEK_ERR_FORMAT, "missing tensor '%s'", name) : SEEK_OK;
+    if (t->ne[0] != ne0 || t->ne[1] != ne1 || t->ne[2] != 1 || t->ne[3] != 1)
+        return seek_errorf(SEEK_ERR_FORMAT, "tensor '%s' has shape [%lld, %lld, %lld, %lld], expected [%lld, %lld]", name,
+                           (long long)t->ne[0], (long long)t->ne[1], (long long)t->ne[2], (long long)t->ne[3],
+                           (long long)ne0, (long long)ne1);
+    const seek_type_kernels *k = seek_kernels_for(t->type, SEEK_ISA_SCALAR);
+    if (!k || !k->to_float || (ne1 > 1 && !k->vec_dot))
+        return seek_errorf(SEEK_ERR_UNSUPPORTED, "tensor '%s' has type %s, which seek cannot compute with", name,
+                           seek_dtype_name(t->type));
+    w->data = t->data;
+    w->type = t->type;
+    memcpy(w->ne, t->ne, sizeof w->ne);
+    w->row_bytes = seek_dtype_row_bytes(t->type, t->ne[0]);
+    w->name = t->name;
+    L->m->weight_bytes += t->n_bytes;
+    return SEEK_OK;
+}
+
+static seek_status bind_layer(loader *L, int64_t il) {
+    seek_model *m = L->m;
+    seek_hparams *hp = &m->hp;
+    seek_layer *ly = &m->layers[il];
+    int64_t q_dim = hp->n_head * hp->head_dim, kv_dim = hp->n_head_kv * hp->head_dim;
+    bool bias = m->arch == SEEK_ARCH_QWEN2;
+    char n[80];
+    seek_status st;
+#define BIND(field, suffix, ne0, ne1, req)                                  \
+    snprintf(n, sizeof n, "blk.%lld." suffix, (long long)il);               \
+    if ((st = bind(L, &ly->field, n, ne0, ne1, req))) return st;
+    BIND(attn_norm, "attn_norm.weight", hp->dim, 1, true);
+    BIND(wq, "attn_q.weight", hp->dim, q_dim, true);
+    BIND(wk, "attn_k.weight", hp->dim, kv_dim, true);
+    BIND(wv, "attn_v.weight", hp->dim, kv_dim, true);
+    BIND(bq, "attn_q.bias", q_dim, 1, bias);
+    BIND(bk, "attn_k.bias", kv_dim, 1, bias);
+    BIND(bv, "attn_v.bias", kv_dim, 1, bias);
+    BIND(wo, "attn_output.weight", q_dim, hp->dim, true);
+    BIND(ffn_norm, "ffn_norm.weight", hp->dim, 1, true);
+    BIND(w_gate, "ffn_gate.weight", hp->dim, hp->n_ff, true);
+    BIND(w_up, "ffn_up.weight", hp->dim, hp->n_ff, true);
+    BIND(w_down, "ffn_down.weight", hp->n_ff, hp->dim, true);
+#undef BIND
+    /* vectors used by float kernels must be F32 */
+    const seek_weight *vecs[] = {&ly->attn_norm, &ly->ffn_norm, &ly->bq, &ly->bk, &ly->bv};
+    for (size_t i = 0; i < sizeof vecs / sizeof vecs[0]; i++)
+        if (vecs[i]->data && vecs[i]->type != SEEK_TYPE_F32)
+            return seek_errorf(SEEK_ERR_UNSUPPORTED, "tensor '%s' must be f32, not %s", vecs[i]->name,
+                               seek_dtype_name(vecs[i]->type));
+    return SEEK_OK;
+}
+
+static seek_status read_hparams(loader *L) {
+    seek_model *m = L->m;
+    seek_hparams *hp = &m->hp;
+    seek_status st;
+    if ((st = need_u64(L, "embedding_length", &hp->dim)) || (st = need_u64(L, "block_count", &hp->n_layer)) ||
+        (st = need_u64(L, "feed_forward_length", &hp->n_ff)) || (st = need_u64(L, "attention.head_count", &hp->n_head)))
+        return st;
+    if (hp->n_layer > 4096) return seek_errorf(SEEK_ERR_FORMAT, "block_count %lld is out of range", (long long)hp->n_layer);
+    hp->n_head_kv = hp->n_head;
+    opt_u64(L, "attention.head_count_kv", &hp->n_head_kv);
+    hp->n_ctx_train = 2048;
+    opt_u64(L, "context_length", &hp->n_ctx_train);
+    hp->head_dim = hp->dim / hp->n_head;
+    opt_u64(L, "attention.key_length", &hp->head_dim);
+    if (hp->n_head % hp->n_head_kv != 0)
+        return seek_errorf(SEEK_ERR_FORMAT, "head_count %lld is not a multiple of head_count_kv %lld", (long long)hp->n_head,
+                           (long long)hp->n_head_kv);
+    if (hp->head_dim % 2 != 0 || hp->head_dim > 1024)
+        return seek_errorf(SEEK_ERR_FORMAT, "head dimension %lld is not supported", (long long)hp->head_dim);
+    hp->rms_eps = 1e-5f;
+    opt_f32(L, "attention.layer_norm_rms_epsilon", &hp->rms_eps);
+    hp->rope_base = 10000.0f;
+    opt_f32(L, "rope.freq_base", &hp->rope_base);
+    hp->n_rot = hp->head_dim;
+    opt_u64(L, "rope.dimension_count", &hp->n_rot);
+    if (hp->n_rot > hp->head_dim || hp->n_rot % 2)
+        return seek_errorf(SEEK_ERR_FORMAT, "rope.dimension_count %lld does not fit head dimension %lld", (long long)hp->n_rot,
+                           (long long)hp->head_dim);
+    hp->rope_type = m->arch == SEEK_ARCH_QWEN2 ? SEEK_ROPE_NEOX : SEEK_ROPE_NORM;
+    /* rope scaling: "none" | "linear" | "yarn" (older files: rope.scale_linear) */
+    char key[128];
+    gguf_str s;
+    hp->rope_scale = 1.0f;
+    snprintf(key, sizeof key, "%s.rope.scaling.type", L->arch);
+    if (seek_gguf_get_str(m->gguf, key, &s)) {
+        if (gguf_str_eq(s, "linear")) hp->rope_scaling = SEEK_ROPE_SCALING_LINEAR;
+        else if (gguf_str_eq(s, "yarn")) hp->rope_scaling = SEEK_ROPE_SCALING_YARN;
+        else if (!gguf_str_eq(s, "none")) {
+            char v[32];
+            return seek_errorf(SEEK_ERR_UNSUPPORTED, "rope scaling type '%s' is not supported", gguf_str_copy(s, v, sizeof v));
+        }
+    }
+    opt_f32(L, "rope.scaling.factor", &hp->rope_scale);
+    float lin = 0;
+    opt_f32(L, "rope.scale_linear", &lin);
+    if (lin > 0 && hp->rope_scaling == SEEK_ROPE_SCALING_NONE) {
+        hp->rope_scaling = SEEK_ROPE_SCALING_LINEAR;
+        hp->rope_scale = lin;
+    }
+    if (hp->rope_scaling != SEEK_ROPE_SCALING_NONE && !(hp->rope_scale > 0))
+        return seek_errorf(SEEK_ERR_FORMAT, "rope.scaling.factor must be positive");
+    if (hp->rope_scaling == SEEK_ROPE_SCALING_NONE) hp->rope_scale = 1.0f;
+    hp->rope_orig_ctx = hp->n_ctx_train;
+    opt_u64(L, "rope.scaling.original_context_length", &hp->rope_orig_ctx);
+    hp->yarn_beta_fast = 32.0f;
+    hp->yarn_beta_slow = 1.0f;
+    hp->yarn_ext_factor = hp->rope_scaling == SEEK_ROPE_SCALING_YARN ? 1.0f : 0.0f;
+    hp->yarn_attn_factor = 1.0f;
+    opt_f32(L, "rope.scaling.yarn_beta_fast", &hp->yarn_beta_fast);
+    opt_f32(L, "rope.scaling.yarn_beta_slow", &hp->yarn_beta_slow);
+    opt_f32(L, "rope.scaling.yarn_ext_factor", &hp->yarn_ext_factor);
+    opt_f32(L, "rope.scaling.attn_factor", &hp->yarn_attn_factor);
+    return SEEK_OK;
+}
+
+seek_status seek_model_load(seek_model **out, const char *path) {
+    *out = NULL;
+    seek_model *m = calloc(1, sizeof *m);
+    if (!m) return seek_errorf(SEEK_ERR_NOMEM, "out of memory");
+    loader L = {.m = m};
+    seek_status st = seek_gguf_open(&m->gguf, path);
+    if (st) goto fail_quiet;
+    gguf_str a;
+    if (!seek_gguf_get_str(m->gguf, "general.architecture", &a)) {
+        st = seek_errorf(SEEK_ERR_FORMAT, "missing metadata key 'general.architecture'");
+        goto fail;
+    }
+    gguf_str_copy(a, L.arch, sizeof L.arch);
+    m->arch = SEEK_ARCH_COUNT;
+    for (int i = 0; i < SEEK_ARCH_COUNT; i++)
+        if (strcmp(L.arch, arch_names[i]) == 0) m->arch = (seek_arch)i;
+    if (m->arch == SEEK_ARCH_COUNT) {
+        st = seek_errorf(SEEK_ERR_UNSUPPORTED, "unknown architecture '%s' (seek runs: llama, qwen2)", L.arch);
+        goto fail;
+    }
+    gguf_str nm;
+    if (seek_gguf_get_str(m->gguf, "general.name", &nm)) gguf_str_copy(nm, m->name, sizeof m->name);
+    if ((st = read_hparams(&L))) goto fail;
+    if ((st = seek_tokenizer_load(&m->tok, m->gguf))) goto fail;
+    seek_hparams *hp = &m->hp;
+    hp->n_vocab = seek_tokenizer_n_vocab(m->tok);
+    if ((st = bind(&L, &m->tok_embd, "token_embd.weight", hp->dim, hp->n_vocab, true))) goto fail;
+    if ((st = bind(&L, &m->output_norm, "output_norm.weight", hp->dim, 1, true))) goto fail;
+    if ((st = bind(&L, &m->output, "output.weight", hp->dim, hp->n_vocab, false))) goto fail;
+    if (!m->output.data) m->output = m->tok_embd; /* tied embeddings */
+    if ((st = bind(&L, &m->rope_freqs, "rope_freqs.weight", hp->n_rot / 2, 1, false))) goto fail;
+    if (m->output_norm.type != SEEK_TYPE_F32 || (m->rope_freqs.data && m->rope_freqs.type != SEEK_TYPE_F32)) {
+        st = seek_errorf(SEEK_ERR_UNSUPPORTED, "output_norm / rope_freqs must be f32");
+        goto fail;
+    }
+    m->layers = calloc((size_t)hp->n_layer, sizeof *m->layers);
+    if (!m->layers) {
+        st = seek_errorf(SEEK_ERR_NOMEM, "out of memory");
+        goto fail;
+    }
+    for (int64_t il = 0; il < hp->n_layer; il++)
+        if ((st = bind_layer(&L, il))) goto fail;
+    gguf_str tmpl = {0};
+    char *tmpl_c = NULL;
+    if (seek_gguf_get_str(m->gguf, "tokenizer.chat_template", &tmpl)) {
+        tmpl_c = malloc(tmpl.len + 1);
+        if (tmpl_c) gguf_str_copy(tmpl, tmpl_c, tmpl.len + 1);
+    }
+    m->chat = seek_chat_detect(tmpl_c, &m->chat_unknown);
+    free(tmpl_c);
+    *out = m;
+    return SEEK_OK;
+fail:;
+    char msg[1024];
+    snprintf(msg, sizeof msg, "%s", seek_last_error());
+    seek_errorf(st, "%s: %s", path, msg);
+fail_quiet:
+    seek_model_free(m);
+    return st;
+}
+
+void seek_model_free(seek_model *m) {
+    if (!m) return;
+    if (m->tok) seek_tokenizer_free(m->tok);
+    free(m->layers);
+    seek_gguf_close(m->gguf);
+    free(m);
+}
+
+static bool file_exists(const char *p) {
+    struct stat sb;
+    return stat(p, &sb) == 0 && S_ISREG(sb.st_mode);
+}
+
+bool seek_default_model_path(char *buf, size_t n) {
+    const char *env = getenv("SEEK_MODEL");
+    if (env && *env) {
+        snprintf(buf, n, "%s", env);
+        return file_exists(buf);
+    }
+    snprintf(buf, n, "models/%s", SEEK_DEFAULT_MODEL_NAME);
+    if (file_exists(buf)) return true;
+    const char *cache = getenv("SEEK_CACHE");
+    const char *home = getenv("HOME");
+    if (cache && *cache) snprintf(buf, n, "%s/%s", cache, SEEK_DEFAULT_MODEL_NAME);
+    else snprintf(buf, n, "%s/.cache/seek/%s", home ? home : ".", SEEK_DEFAULT_MODEL_NAME);
+    return file_exists(buf);
+}

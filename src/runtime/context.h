@@ -1,0 +1,71 @@
+/* A context: all mutable state for running a model (DESIGN decision 1): the paged KV cache,
+ * scratch buffers sized once for the largest batch (nothing allocates per token), the thread
+ * pool, and the logits of the last forward. Many contexts can share one model.
+ * The forward pass takes a batch of (token, position, sequence, want-logits) entries (DESIGN
+ * decision 3): a prompt, a decode step for many sequences and a verification are one call. */
+#ifndef SEEK_RUNTIME_CONTEXT_H
+#define SEEK_RUNTIME_CONTEXT_H
+
+#include "core/threadpool.h"
+#include "model/model.h"
+#include "runtime/kv_cache.h"
+
+typedef struct {
+    int32_t n_ctx;     /* KV positions in total (0: min(4096, training context)) */
+    int32_t n_batch;   /* tokens per forward chunk (0: 512) */
+    int32_t n_seq;     /* sequences (0: 1) */
+    int32_t n_threads; /* (0: 2) */
+} seek_context_params;
+
+typedef struct {
+    int32_t n, cap;
+    int32_t *token, *pos, *seq;
+    int8_t *logits;
+} seek_batch;
+
+seek_status seek_batch_init(seek_batch *b, int32_t cap);
+void seek_batch_free(seek_batch *b);
+static inline void seek_batch_clear(seek_batch *b) { b->n = 0; }
+/* Appends an entry; false when the batch is full. */
+bool seek_batch_add(seek_batch *b, int32_t token, int32_t pos, int32_t seq, bool logits);
+
+/* Time spent per kind of op, for `seek bench --verbose`. */
+typedef enum { SEEK_OP_MATMUL, SEEK_OP_ATTENTION, SEEK_OP_NORM, SEEK_OP_ROPE, SEEK_OP_OTHER, SEEK_OP_COUNT } seek_op_kind;
+
+typedef struct seek_context {
+    const seek_model *model;
+    seek_context_params params;
+    seek_pool *pool;
+    seek_kv_cache kv;
+    /* scratch, (n_batch, ...) each */
+    float *x, *xn, *q, *k, *v, *attn, *ffn_g, *ffn_u, *tmp;
+    void *act;                  /* quantized activations */
+    float *rope_cos, *rope_sin; /* (n_batch, n_rot/2) */
+    float *attn_scratch;        /* (n_threads, attention_scratch_floats) */
+    /* logits of the last seek_decode: rows for entries that asked for them */
+    float *logits;
+    int64_t logits_cap;     /* rows */
+    int32_t *logit_row;     /* (batch cap) entry -> row or -1 */
+    int32_t logit_row_cap;
+    double op_time[SEEK_OP_COUNT]; /* seconds, accumulated when timing is on */
+    bool timing;
+} seek_context;
+
+seek_status seek_context_init(seek_context **out, const seek_model *m, const seek_context_params *p);
+void seek_context_free(seek_context *ctx);
+
+/* Runs the forward pass over the batch. Positions of each sequence must continue where its
+ * cache ends (pos = seek_seq_len, +1, ...). On error nothing in the cache changes. */
+seek_status seek_decode(seek_context *ctx, const seek_batch *b);
+/* Logits (n_vocab) of batch entry i of the last decode, NULL when it did not ask for them. */
+const float *seek_get_logits(const seek_context *ctx, int32_t i);
+
+int32_t seek_seq_len(const seek_context *ctx, int32_t seq);
+void seek_seq_truncate(seek_context *ctx, int32_t seq, int32_t n_keep);
+
+/* The per-architecture forward over one chunk (n_tok <= n_batch) whose cache slots are reserved;
+ * out_rows[t] is the logits row for entry t or -1. */
+void seek_forward_llama(seek_context *ctx, const int32_t *tok, const int32_t *pos, const int32_t *seq,
+                        const int32_t *out_rows, int64_t n_tok);
+
+#endif

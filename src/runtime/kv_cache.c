@@ -1,0 +1,80 @@
+/* Paged KV cache: block allocation, per-sequence block tables, truncation. */
+#include "runtime/kv_cache.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/status.h"
+
+seek_status seek_kv_init(seek_kv_cache *kv, int64_t n_layer, int64_t kv_dim, int64_t n_ctx, int32_t n_seq) {
+    memset(kv, 0, sizeof *kv);
+    if (n_ctx < 1 || n_seq < 1) return seek_errorf(SEEK_ERR_INVALID, "kv cache: context %lld / sequences %d must be positive", (long long)n_ctx, n_seq);
+    kv->n_layer = n_layer;
+    kv->kv_dim = kv_dim;
+    kv->n_seq = n_seq;
+    kv->n_blocks = (int32_t)((n_ctx + SEEK_KV_BLOCK - 1) / SEEK_KV_BLOCK);
+    size_t n = (size_t)n_layer * (size_t)kv->n_blocks * SEEK_KV_BLOCK * (size_t)kv_dim;
+    kv->k = malloc(n * sizeof(float));
+    kv->v = malloc(n * sizeof(float));
+    kv->ref = calloc((size_t)kv->n_blocks, sizeof(int32_t));
+    kv->free_list = malloc((size_t)kv->n_blocks * sizeof(int32_t));
+    kv->seqs = calloc((size_t)n_seq, sizeof *kv->seqs);
+    if (!kv->k || !kv->v || !kv->ref || !kv->free_list || !kv->seqs) {
+        seek_kv_free(kv);
+        return seek_errorf(SEEK_ERR_NOMEM, "kv cache: cannot allocate %zu MiB", 2 * n * sizeof(float) >> 20);
+    }
+    for (int32_t i = 0; i < kv->n_blocks; i++) kv->free_list[i] = kv->n_blocks - 1 - i;
+    kv->n_free = kv->n_blocks;
+    return SEEK_OK;
+}
+
+void seek_kv_free(seek_kv_cache *kv) {
+    if (kv->seqs)
+        for (int32_t s = 0; s < kv->n_seq; s++) free(kv->seqs[s].blocks);
+    free(kv->k);
+    free(kv->v);
+    free(kv->ref);
+    free(kv->free_list);
+    free(kv->seqs);
+    memset(kv, 0, sizeof *kv);
+}
+
+size_t seek_kv_bytes(const seek_kv_cache *kv) {
+    return 2 * (size_t)kv->n_layer * (size_t)kv->n_blocks * SEEK_KV_BLOCK * (size_t)kv->kv_dim * sizeof(float);
+}
+
+seek_status seek_kv_reserve(seek_kv_cache *kv, int32_t seq, int32_t n) {
+    seek_kv_seq *s = &kv->seqs[seq];
+    int32_t need = (s->n_pos + n + SEEK_KV_BLOCK - 1) / SEEK_KV_BLOCK;
+    int32_t have = (s->n_pos + SEEK_KV_BLOCK - 1) / SEEK_KV_BLOCK;
+    if (need - have > kv->n_free)
+        return seek_errorf(SEEK_ERR_FULL, "kv cache is full (%d positions in use of %d)",
+                           (kv->n_blocks - kv->n_free) * SEEK_KV_BLOCK, kv->n_blocks * SEEK_KV_BLOCK);
+    if (need > s->cap) {
+        int32_t cap = need > 2 * s->cap ? need : 2 * s->cap;
+        int32_t *b = realloc(s->blocks, (size_t)cap * sizeof(int32_t));
+        if (!b) return seek_errorf(SEEK_ERR_NOMEM, "kv cache: out of memory");
+        s->blocks = b;
+        s->cap = cap;
+    }
+    for (int32_t i = have; i < need; i++) {
+        int32_t blk = kv->free_list[--kv->n_free];
+        kv->ref[blk] = 1;
+        s->blocks[i] = blk;
+    }
+    s->n_pos += n;
+    return SEEK_OK;
+}
+
+void seek_kv_truncate(seek_kv_cache *kv, int32_t seq, int32_t n_keep) {
+    seek_kv_seq *s = &kv->seqs[seq];
+    if (n_keep < 0) n_keep = 0;
+    if (n_keep >= s->n_pos) return;
+    int32_t have = (s->n_pos + SEEK_KV_BLOCK - 1) / SEEK_KV_BLOCK;
+    int32_t keep = (n_keep + SEEK_KV_BLOCK - 1) / SEEK_KV_BLOCK;
+    for (int32_t i = keep; i < have; i++) {
+        int32_t blk = s->blocks[i];
+        if (--kv->ref[blk] == 0) kv->free_list[kv->n_free++] = blk;
+    }
+    s->n_pos = n_keep;
+}

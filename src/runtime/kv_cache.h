@@ -1,0 +1,53 @@
+/* The paged KV cache (DESIGN decision 4): keys and values live in fixed-size blocks of
+ * SEEK_KV_BLOCK positions; each sequence owns a block table mapping position p to block
+ * table[p / SEEK_KV_BLOCK], slot p % SEEK_KV_BLOCK. Blocks are reference-counted so a later
+ * prefix cache can share them; free blocks sit on a free list.
+ * Storage: k and v are [n_layer][n_blocks][SEEK_KV_BLOCK][kv_dim] floats.
+ * Not for deciding what to evict or share (the scheduler's job). */
+#ifndef SEEK_RUNTIME_KV_CACHE_H
+#define SEEK_RUNTIME_KV_CACHE_H
+
+#include <stdint.h>
+
+#include "seek.h"
+
+#define SEEK_KV_BLOCK 32
+
+typedef struct {
+    int32_t *blocks;  /* block ids, n_pos / SEEK_KV_BLOCK rounded up of them in use */
+    int32_t cap;      /* capacity of blocks[] */
+    int32_t n_pos;    /* positions 0..n_pos-1 are filled */
+} seek_kv_seq;
+
+typedef struct {
+    int64_t n_layer, kv_dim;
+    int32_t n_blocks, n_seq;
+    float *k, *v;
+    int32_t *ref;        /* (n_blocks) reference counts */
+    int32_t *free_list;  /* (n_blocks) stack of free block ids */
+    int32_t n_free;
+    seek_kv_seq *seqs;   /* (n_seq) */
+} seek_kv_cache;
+
+/* Room for n_ctx positions in total (rounded up to whole blocks) shared by n_seq sequences. */
+seek_status seek_kv_init(seek_kv_cache *kv, int64_t n_layer, int64_t kv_dim, int64_t n_ctx, int32_t n_seq);
+void seek_kv_free(seek_kv_cache *kv);
+size_t seek_kv_bytes(const seek_kv_cache *kv);
+
+/* Makes room for positions [n_pos, n_pos + n) of seq (allocating blocks); SEEK_ERR_FULL when
+ * the cache has no free block left. */
+seek_status seek_kv_reserve(seek_kv_cache *kv, int32_t seq, int32_t n);
+/* Forgets positions >= n_keep of seq, releasing blocks it no longer needs. */
+void seek_kv_truncate(seek_kv_cache *kv, int32_t seq, int32_t n_keep);
+
+/* The key / value row of (layer, seq, pos); pos must be reserved. */
+static inline float *seek_kv_k(const seek_kv_cache *kv, int64_t layer, int32_t seq, int32_t pos) {
+    int64_t blk = kv->seqs[seq].blocks[pos / SEEK_KV_BLOCK];
+    return kv->k + ((layer * kv->n_blocks + blk) * SEEK_KV_BLOCK + pos % SEEK_KV_BLOCK) * kv->kv_dim;
+}
+static inline float *seek_kv_v(const seek_kv_cache *kv, int64_t layer, int32_t seq, int32_t pos) {
+    int64_t blk = kv->seqs[seq].blocks[pos / SEEK_KV_BLOCK];
+    return kv->v + ((layer * kv->n_blocks + blk) * SEEK_KV_BLOCK + pos % SEEK_KV_BLOCK) * kv->kv_dim;
+}
+
+#endif

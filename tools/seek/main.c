@@ -1,0 +1,41 @@
+/* seek: the command. Dispatches to one cmd_*.c per subcommand. */
+#include <stdio.h>
+#include <string.h>
+
+#include "common.h"
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "seek %s: run, serve and train DeepSeek-family language models\n"
+            "usage: seek COMMAND [options]\n"
+            "  run    -m MODEL -p TEXT   generate text (stdout = the text only)\n"
+            "  chat   -m MODEL           interactive chat, KV cache kept across turns\n"
+            "  info   MODEL              metadata, tensors, memory estimate\n"
+            "  bench  -m MODEL           prompt (pp) and generation (tg) speed\n"
+            "Without -m, the default model (%s) is used; get it with scripts/get-model.sh.\n"
+            "'seek COMMAND --help' lists a command's options.\n",
+            SEEK_VERSION, SEEK_DEFAULT_MODEL_NAME);
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "run")) return cmd_run(argc - 2, argv + 2);
+    if (!strcmp(cmd, "chat")) return cmd_chat(argc - 2, argv + 2);
+    if (!strcmp(cmd, "info")) return cmd_info(argc - 2, argv + 2);
+    if (!strcmp(cmd, "bench")) return cmd_bench(argc - 2, argv + 2);
+    if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help")) {
+        usage(stdout);
+        return 0;
+    }
+    if (!strcmp(cmd, "--version")) {
+        printf("seek %s\n", SEEK_VERSION);
+        return 0;
+    }
+    fprintf(stderr, "seek: unknown command '%s'\n", cmd);
+    usage(stderr);
+    return 2;
+}
