@@ -12,6 +12,18 @@ void op_matmul(const seek_exec *ex, float *out, int64_t out_stride, const seek_w
     const int64_t n = w->ne[0], rows = w->ne[1], n_tok = a->n_tok;
     const void *act = a->x;
     size_t act_row = (size_t)n * sizeof(float);
+    if (a->row_f32 && k->act_type != SEEK_TYPE_F32) {
+        const seek_type_kernels *kf = seek_kernels(SEEK_TYPE_F32);
+        float *wf = a->row_f32 + (int64_t)ex->ith * n;
+        int64_t lo, hi;
+        seek_split(rows, ex->ith, ex->nth, &lo, &hi);
+        for (int64_t r = lo; r < hi; r++) {
+            k->to_float((const char *)w->data + r * w->row_bytes, wf, n);
+            for (int64_t t = 0; t < n_tok; t++) kf->vec_dot(n, out + t * out_stride + r, wf, a->x + t * n);
+        }
+        seek_pool_barrier(ex);
+        return;
+    }
     if (k->act_type != SEEK_TYPE_F32) {
         act_row = seek_dtype_row_bytes(k->act_type, n);
         if (a->type != k->act_type) {

@@ -21,6 +21,8 @@ typedef struct {
     int64_t n_tok, n;
     void *buf;        /* shared scratch, big enough for n_tok quantized rows of the widest input */
     seek_dtype type;  /* what buf holds now; SEEK_TYPE_COUNT for nothing */
+    float *row_f32;   /* precise mode: (nth, widest input) floats for dequantized weight rows;
+                         NULL for the fast path (8-bit activations) */
 } seek_act;
 
 static inline void act_set(seek_act *a, const float *x, int64_t n_tok, int64_t n) {
@@ -29,6 +31,10 @@ static inline void act_set(seek_act *a, const float *x, int64_t n_tok, int64_t n
     a->n = n;
     a->type = SEEK_TYPE_COUNT;
 }
+
+/* Precise mode: instead of quantizing activations, weight rows are dequantized to fp32 and
+ * dotted with the fp32 activations (the arithmetic of a reference implementation such as
+ * transformers; slower, for golden tests and `--precise`). */
 
 /* out[t][r] = sum_k w[r][k] * a->x[t][k] for t < n_tok, r < w->ne[1]; rows of w split across
  * threads. out is (n_tok, w->ne[1]) with row stride out_stride. */

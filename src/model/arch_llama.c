@@ -41,7 +41,7 @@ static void forward_worker(const seek_exec *ex, void *arg) {
     const seek_attn_shape shape = {hp->n_head, hp->n_head_kv, hd, 1.0f / sqrtf((float)hd)};
     const bool timing = ctx->timing;
     double t0 = timing ? now_s() : 0;
-    seek_act act = {.buf = ctx->act};
+    seek_act act = {.buf = ctx->act, .row_f32 = ctx->row_f32};
 
     /* x = token_embd[tok] */
     op_get_rows(ex, ctx->x, &m->tok_embd, a->tok, n);

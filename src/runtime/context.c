@@ -76,6 +76,7 @@ seek_status seek_context_init(seek_context **out, const seek_model *m, const see
     c->ffn_g = alloc_floats(nb * hp->n_ff, &ok);
     c->ffn_u = alloc_floats(nb * hp->n_ff, &ok);
     c->act = alloc_floats(nb * widest / 2 + 64, &ok); /* 8-bit blocks take < 2 bytes a value */
+    if (c->params.precise) c->row_f32 = alloc_floats(c->params.n_threads * widest, &ok);
     c->rope_cos = alloc_floats(nb * hp->n_rot / 2, &ok);
     c->rope_sin = alloc_floats(nb * hp->n_rot / 2, &ok);
     c->attn_scratch = alloc_floats(c->params.n_threads * attention_scratch_floats(&as), &ok);
@@ -99,7 +100,7 @@ void seek_context_free(seek_context *c) {
     if (c->pool) seek_pool_free(c->pool);
     seek_kv_free(&c->kv);
     float *bufs[] = {c->x, c->xn, c->tmp, c->q, c->k, c->v, c->attn, c->ffn_g, c->ffn_u,
-                     c->rope_cos, c->rope_sin, c->attn_scratch, c->logits};
+                     c->rope_cos, c->rope_sin, c->attn_scratch, c->logits, c->row_f32};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) free(bufs[i]);
     free(c->act);
     free(c->logit_row);

@@ -15,6 +15,7 @@ typedef struct {
     int32_t n_batch;   /* tokens per forward chunk (0: 512) */
     int32_t n_seq;     /* sequences (0: 1) */
     int32_t n_threads; /* (0: 2) */
+    bool precise;      /* fp32 activations in every matmul (see seek_act); slower */
 } seek_context_params;
 
 typedef struct {
@@ -40,6 +41,7 @@ typedef struct seek_context {
     /* scratch, (n_batch, ...) each */
     float *x, *xn, *q, *k, *v, *attn, *ffn_g, *ffn_u, *tmp;
     void *act;                  /* quantized activations */
+    float *row_f32;             /* precise mode: (n_threads, widest) dequantized weight rows */
     float *rope_cos, *rope_sin; /* (n_batch, n_rot/2) */
     float *attn_scratch;        /* (n_threads, attention_scratch_floats) */
     /* logits of the last seek_decode: rows for entries that asked for them */

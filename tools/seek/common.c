@@ -53,6 +53,7 @@ static void print_help(const char *cmd) {
            "      --seed N            RNG seed (same seed, same text)\n"
            "      --chat              wrap the prompt with the model's chat template\n"
            "      --verbose           token counts, timings, per-op times, memory\n"
+           "      --precise           fp32 activations in every matmul (reference arithmetic; slower)\n"
            "  bench: -p N (prompt tokens, 512), -n N (generated tokens, 128), -r N (repetitions, 5), --json\n",
            cmd, SEEK_DEFAULT_MODEL_NAME);
 }
@@ -116,6 +117,7 @@ bool opts_parse(seek_opts *o, int argc, char **argv, const char *cmd) {
             o->seed_set = true;
         } else if (IS("--chat", "--chat")) o->chat = true;
         else if (IS("--verbose", "-v")) o->verbose = true;
+        else if (IS("--precise", "--precise")) o->precise = true;
         else if (IS("--json", "--json")) o->json = true;
         else if (a[0] == '-' && a[1]) {
             fprintf(stderr, "seek %s: unknown option '%s' (see seek %s --help)\n", cmd, a, cmd);
@@ -157,7 +159,8 @@ seek_model *opts_load_model(const seek_opts *o) {
 }
 
 seek_context *opts_new_context(const seek_opts *o, const seek_model *m) {
-    seek_context_params p = {.n_ctx = o->n_ctx, .n_batch = o->n_batch, .n_seq = 1, .n_threads = o->n_threads};
+    seek_context_params p = {.n_ctx = o->n_ctx, .n_batch = o->n_batch, .n_seq = 1, .n_threads = o->n_threads,
+                             .precise = o->precise};
     seek_context *ctx = NULL;
     if (seek_context_init(&ctx, m, &p)) {
         fprintf(stderr, "seek: %s\n", seek_last_error());

@@ -23,6 +23,7 @@ typedef struct {
     int32_t n_batch;         /* -b */
     bool chat;               /* --chat */
     bool verbose;            /* --verbose */
+    bool precise;            /* --precise: fp32 activations in every matmul */
     seek_sampler_params sp;
     bool seed_set;
     /* bench */
