@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# seek bench --json prints one JSON object per test per line with llama-bench's fields
+# (test "ppN"/"tgN", n_threads, avg_ts, stddev_ts, samples_ts, model_size, model_type), with
+# as many samples as repetitions and positive speeds. Usage: test_bench.sh path/to/seek
+set -u
+seek=$1
+out=$("$seek" bench -p 32 -n 8 -r 3 -t 2 --json 2>/dev/null) || { echo "FAIL: bench exited $?"; exit 1; }
+python3 - "$out" <<'PY'
+import json, sys
+lines = sys.argv[1].strip().splitlines()
+ok = 0
+bad = []
+def check(name, cond):
+    global ok
+    if cond: ok += 1
+    else: bad.append(name)
+check("two lines", len(lines) == 2)
+objs = [json.loads(l) for l in lines]
+check("tests", [o["test"] for o in objs] == ["pp32", "tg8"])
+for o in objs:
+    for k in ["test", "n_threads", "avg_ts", "stddev_ts", "samples_ts", "model_size", "model_type"]:
+        check(o["test"] + " has " + k, k in o)
+    check(o["test"] + " samples", len(o["samples_ts"]) == 3 and all(s > 0 for s in o["samples_ts"]))
+    check(o["test"] + " threads", o["n_threads"] == 2)
+    check(o["test"] + " avg", abs(o["avg_ts"] - sum(o["samples_ts"]) / 3) < 1e-3 * o["avg_ts"])
+for b in bad: print("FAIL:", b)
+print(f"test_bench: {ok} passed, {len(bad)} failed")
+sys.exit(1 if bad else 0)
+PY
