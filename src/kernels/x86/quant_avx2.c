@@ -1,0 +1,453 @@
+/* AVX2 + FMA + F16C kernels: dot products of every weight format with its activation format,
+ * the activation quantizers (Q8_0, Q8_1, Q8_K, byte-identical to the scalar reference) and the
+ * 16-bit float conversions. Built with -mavx2 -mfma -mf16c -mbmi2; dispatch.c only picks it when
+ * cpuid says so. Kernels it lacks come from quant_scalar.c. Not for AVX-512 (quant_avx512.c). */
+#include <stddef.h>
+
+#include "kernels/quant_variants.h"
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+
+#define ALWAYS_INLINE static inline __attribute__((always_inline))
+
+/* Makes `v` opaque to the optimiser, so a product is rounded before the next operation uses it
+ * (no FMA contraction) exactly as in the scalar quantizers. */
+#define ROUNDED(v) __asm__("" : "+x"(v))
+
+ALWAYS_INLINE float hsum_ps(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+ALWAYS_INLINE int hsum_epi32_128(__m128i s) {
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(1, 0, 3, 2)));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(2, 3, 0, 1)));
+    return _mm_cvtsi128_si32(s);
+}
+
+ALWAYS_INLINE int hsum_epi32(__m256i v) {
+    return hsum_epi32_128(_mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1)));
+}
+
+/* The fp16 at p (a block's d or m), through dispatch.c's table. */
+ALWAYS_INLINE float f16_at(const void *p) {
+    seek_f16 h;
+    memcpy(&h, p, sizeof h);
+    return seek_f16_table[h];
+}
+
+/* ---- F32, F16, BF16 ---- */
+
+ALWAYS_INLINE __m256 load8_f32(const void *p, int64_t i) { return _mm256_loadu_ps((const float *)p + i); }
+ALWAYS_INLINE __m256 load8_f16(const void *p, int64_t i) {
+    return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)((const seek_f16 *)p + i)));
+}
+ALWAYS_INLINE __m256 load8_bf16(const void *p, int64_t i) {
+    const __m256i h = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)((const seek_bf16 *)p + i)));
+    return _mm256_castsi256_ps(_mm256_slli_epi32(h, 16));
+}
+ALWAYS_INLINE float load1_f32(const void *p, int64_t i) { return ((const float *)p)[i]; }
+ALWAYS_INLINE float load1_f16(const void *p, int64_t i) { return seek_f16_to_f32(((const seek_f16 *)p)[i]); }
+ALWAYS_INLINE float load1_bf16(const void *p, int64_t i) { return seek_bf16_to_f32(((const seek_bf16 *)p)[i]); }
+
+typedef __m256 (*load8_fn)(const void *p, int64_t i);
+typedef float (*load1_fn)(const void *p, int64_t i);
+
+/* sum_i w[i]*a[i]: four 8-wide FMA accumulators, then 8 at a time, then a scalar tail. */
+ALWAYS_INLINE float dot_plain(int64_t n, const void *w, const float *a, load8_fn load8, load1_fn load1) {
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = acc0, acc2 = acc0, acc3 = acc0;
+    int64_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        acc0 = _mm256_fmadd_ps(load8(w, i), _mm256_loadu_ps(a + i), acc0);
+        acc1 = _mm256_fmadd_ps(load8(w, i + 8), _mm256_loadu_ps(a + i + 8), acc1);
+        acc2 = _mm256_fmadd_ps(load8(w, i + 16), _mm256_loadu_ps(a + i + 16), acc2);
+        acc3 = _mm256_fmadd_ps(load8(w, i + 24), _mm256_loadu_ps(a + i + 24), acc3);
+    }
+    for (; i + 8 <= n; i += 8) acc0 = _mm256_fmadd_ps(load8(w, i), _mm256_loadu_ps(a + i), acc0);
+    float sum = hsum_ps(_mm256_add_ps(_mm256_add_ps(acc0, acc1), _mm256_add_ps(acc2, acc3)));
+    for (; i < n; i++) sum += load1(w, i) * a[i];
+    return sum;
+}
+
+static void f32_vec_dot(int64_t n, float *out, const void *w, const void *a) {
+    *out = dot_plain(n, w, a, load8_f32, load1_f32);
+}
+static void f16_vec_dot(int64_t n, float *out, const void *w, const void *a) {
+    *out = dot_plain(n, w, a, load8_f16, load1_f16);
+}
+static void bf16_vec_dot(int64_t n, float *out, const void *w, const void *a) {
+    *out = dot_plain(n, w, a, load8_bf16, load1_bf16);
+}
+
+ALWAYS_INLINE void half_to_float(const void *src, float *dst, int64_t n, load8_fn load8, load1_fn load1) {
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(dst + i, load8(src, i));
+    for (; i < n; i++) dst[i] = load1(src, i);
+}
+
+static void f16_to_float(const void *src, float *dst, int64_t n) { half_to_float(src, dst, n, load8_f16, load1_f16); }
+static void bf16_to_float(const void *src, float *dst, int64_t n) { half_to_float(src, dst, n, load8_bf16, load1_bf16); }
+
+/* F16C rounds to nearest even like seek_f32_to_f16; NaNs are canonicalised to sign|0x7e00 as
+ * the scalar conversion does (F16C would keep the payload). */
+static void f16_from_float(const float *src, void *dst, int64_t n) {
+    seek_f16 *y = dst;
+    int64_t i = 0;
+    const __m128i qnan = _mm_set1_epi16(0x7e00);
+    for (; i + 8 <= n; i += 8) {
+        const __m256 x = _mm256_loadu_ps(src + i);
+        __m128i h = _mm256_cvtps_ph(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+        const __m256i nan32 = _mm256_castps_si256(_mm256_cmp_ps(x, x, _CMP_UNORD_Q));
+        const __m128i nan16 = _mm_packs_epi32(_mm256_castsi256_si128(nan32), _mm256_extracti128_si256(nan32, 1));
+        const __m128i canon = _mm_or_si128(_mm_and_si128(h, _mm_set1_epi16((short)0x8000)), qnan);
+        h = _mm_blendv_epi8(h, canon, nan16);
+        _mm_storeu_si128((__m128i *)(y + i), h);
+    }
+    for (; i < n; i++) y[i] = seek_f32_to_f16(src[i]);
+}
+
+/* ---- 32-value blocks against Q8_0 / Q8_1 activations ---- */
+
+/* 16 bytes of nibbles -> 32 bytes 0..15: the low nibbles first, then the high ones. */
+ALWAYS_INLINE __m256i nibbles32(const uint8_t *qs) {
+    const __m128i t = _mm_loadu_si128((const __m128i *)qs);
+    return _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(t, 4), t), _mm256_set1_epi8(0x0f));
+}
+
+/* 32 bits -> 32 bytes, byte j = 0xff when bit j is set. */
+ALWAYS_INLINE __m256i bits32(const uint8_t *qh) {
+    uint32_t x;
+    memcpy(&x, qh, 4);
+    const __m256i spread = _mm256_setr_epi64x(0, 0x0101010101010101LL, 0x0202020202020202LL, 0x0303030303030303LL);
+    __m256i b = _mm256_shuffle_epi8(_mm256_set1_epi32((int)x), spread); /* byte j = byte j/8 of x */
+    b = _mm256_or_si256(b, _mm256_set1_epi64x(0x7fbfdfeff7fbfdfeLL));    /* all bits but bit j%8 */
+    return _mm256_cmpeq_epi8(b, _mm256_set1_epi64x(-1));
+}
+
+/* The 32 weights of a block as bytes: signed (value) for the _0 formats, unsigned for _1. */
+ALWAYS_INLINE __m256i q4_0_bytes(const uint8_t *blk) {
+    return _mm256_sub_epi8(nibbles32(((const block_q4_0 *)blk)->qs), _mm256_set1_epi8(8));
+}
+ALWAYS_INLINE __m256i q5_0_bytes(const uint8_t *blk) {
+    const block_q5_0 *x = (const block_q5_0 *)blk;
+    /* q - 16 with a clear fifth bit is q | 0xf0 in two's complement */
+    const __m256i hi = _mm256_andnot_si256(bits32(x->qh), _mm256_set1_epi8((char)0xf0));
+    return _mm256_or_si256(nibbles32(x->qs), hi);
+}
+ALWAYS_INLINE __m256i q8_0_bytes(const uint8_t *blk) {
+    return _mm256_loadu_si256((const __m256i *)((const block_q8_0 *)blk)->qs);
+}
+ALWAYS_INLINE __m256i q4_1_bytes(const uint8_t *blk) { return nibbles32(((const block_q4_1 *)blk)->qs); }
+ALWAYS_INLINE __m256i q5_1_bytes(const uint8_t *blk) {
+    const block_q5_1 *x = (const block_q5_1 *)blk;
+    return _mm256_or_si256(nibbles32(x->qs), _mm256_and_si256(bits32(x->qh), _mm256_set1_epi8(0x10)));
+}
+
+/* Eight int32 partial sums of x[j]*y[j]. Signed x: |x| <= 128 and y in -127..127 (the
+ * activation quantizers never make -128), so the 16-bit pair sums cannot saturate. */
+ALWAYS_INLINE __m256i dot_i8(__m256i x, __m256i y) {
+    const __m256i p = _mm256_maddubs_epi16(_mm256_sign_epi8(x, x), _mm256_sign_epi8(y, x));
+    return _mm256_madd_epi16(p, _mm256_set1_epi16(1));
+}
+ALWAYS_INLINE __m256i dot_u8(__m256i x, __m256i y) {
+    return _mm256_madd_epi16(_mm256_maddubs_epi16(x, y), _mm256_set1_epi16(1));
+}
+
+typedef __m256i (*bytes_fn)(const uint8_t *blk);
+
+/* sum over blocks d_w*d_a*sum(q_w*q_a) [+ m_w*s_a for the _1 formats against Q8_1], two blocks
+ * per iteration into two accumulators. d (and m or s) are the first fp16 fields of every format. */
+ALWAYS_INLINE void dot_blocks32(int64_t n, float *out, const void *w, size_t bytes, const void *a, bool has_min,
+                                bytes_fn weights) {
+    const int64_t nb = n / QK;
+    const uint8_t *x = w;
+    const size_t abytes = has_min ? sizeof(block_q8_1) : sizeof(block_q8_0);
+    const uint8_t *y = a;
+    const size_t qa_off = has_min ? offsetof(block_q8_1, qs) : offsetof(block_q8_0, qs);
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+    float summs = 0.0f;
+    int64_t i = 0;
+    for (; i + 1 < nb; i += 2) {
+        const uint8_t *x0 = x + i * bytes, *x1 = x0 + bytes, *y0 = y + i * abytes, *y1 = y0 + abytes;
+        const __m256i qy0 = _mm256_loadu_si256((const __m256i *)(y0 + qa_off));
+        const __m256i qy1 = _mm256_loadu_si256((const __m256i *)(y1 + qa_off));
+        const __m256i p0 = has_min ? dot_u8(weights(x0), qy0) : dot_i8(weights(x0), qy0);
+        const __m256i p1 = has_min ? dot_u8(weights(x1), qy1) : dot_i8(weights(x1), qy1);
+        acc0 = _mm256_fmadd_ps(_mm256_set1_ps(f16_at(x0) * f16_at(y0)), _mm256_cvtepi32_ps(p0), acc0);
+        acc1 = _mm256_fmadd_ps(_mm256_set1_ps(f16_at(x1) * f16_at(y1)), _mm256_cvtepi32_ps(p1), acc1);
+        if (has_min) summs += f16_at(x0 + 2) * f16_at(y0 + 2) + f16_at(x1 + 2) * f16_at(y1 + 2);
+    }
+    if (i < nb) {
+        const uint8_t *x0 = x + i * bytes, *y0 = y + i * abytes;
+        const __m256i qy0 = _mm256_loadu_si256((const __m256i *)(y0 + qa_off));
+        const __m256i p0 = has_min ? dot_u8(weights(x0), qy0) : dot_i8(weights(x0), qy0);
+        acc0 = _mm256_fmadd_ps(_mm256_set1_ps(f16_at(x0) * f16_at(y0)), _mm256_cvtepi32_ps(p0), acc0);
+        if (has_min) summs += f16_at(x0 + 2) * f16_at(y0 + 2);
+    }
+    *out = hsum_ps(_mm256_add_ps(acc0, acc1)) + summs;
+}
+
+#define BLOCK32_DOT(name, block_t, has_min)                                                      \
+    static void name##_vec_dot(int64_t n, float *out, const void *w, const void *a) {             \
+        dot_blocks32(n, out, w, sizeof(block_t), a, has_min, name##_bytes);                       \
+    }
+
+BLOCK32_DOT(q4_0, block_q4_0, false)
+BLOCK32_DOT(q5_0, block_q5_0, false)
+BLOCK32_DOT(q8_0, block_q8_0, false)
+BLOCK32_DOT(q4_1, block_q4_1, true)
+BLOCK32_DOT(q5_1, block_q5_1, true)
+
+/* ---- activation quantizers ---- */
+
+/* roundf (ties away from zero) of integral-range floats: v - trunc(v) is exact, so the tie test
+ * is exact too. */
+ALWAYS_INLINE __m256 round_half_away(__m256 v) {
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    const __m256 t = _mm256_round_ps(v, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+    const __m256 frac = _mm256_andnot_ps(sign, _mm256_sub_ps(v, t));
+    const __m256 step = _mm256_or_ps(_mm256_set1_ps(1.0f), _mm256_and_ps(v, sign));
+    return _mm256_add_ps(t, _mm256_and_ps(_mm256_cmp_ps(frac, _mm256_set1_ps(0.5f), _CMP_GE_OQ), step));
+}
+
+/* Four vectors of eight int32 (values 0..31 in order) -> 32 int8 in order. */
+ALWAYS_INLINE __m256i pack_i32x32(__m256i i0, __m256i i1, __m256i i2, __m256i i3) {
+    const __m256i p = _mm256_packs_epi16(_mm256_packs_epi32(i0, i1), _mm256_packs_epi32(i2, i3));
+    return _mm256_permutevar8x32_epi32(p, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+}
+
+ALWAYS_INLINE __m256 abs_ps(__m256 v) { return _mm256_andnot_ps(_mm256_set1_ps(-0.0f), v); }
+
+/* One 32-block as the scalar q8_block_quantize: d = amax/127, q = roundf(x * (1/d)). */
+ALWAYS_INLINE float q8_block(const float *x, int8_t *qs, int *sum) {
+    __m256 v[4];
+    for (int k = 0; k < 4; k++) v[k] = _mm256_loadu_ps(x + 8 * k);
+    const __m256 m = _mm256_max_ps(_mm256_max_ps(abs_ps(v[0]), abs_ps(v[1])), _mm256_max_ps(abs_ps(v[2]), abs_ps(v[3])));
+    __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+    m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+    m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
+    const float amax = _mm_cvtss_f32(m4);
+    const float d = amax / 127;
+    const float id = d ? 1.0f / d : 0.0f;
+    __m256i q[4];
+    for (int k = 0; k < 4; k++) {
+        __m256 p = _mm256_mul_ps(v[k], _mm256_set1_ps(id));
+        ROUNDED(p);
+        q[k] = _mm256_cvtps_epi32(round_half_away(p));
+    }
+    *sum = hsum_epi32(_mm256_add_epi32(_mm256_add_epi32(q[0], q[1]), _mm256_add_epi32(q[2], q[3])));
+    _mm256_storeu_si256((__m256i *)qs, pack_i32x32(q[0], q[1], q[2], q[3]));
+    return d;
+}
+
+static void q8_0_from_float(const float *x, void *dst, int64_t n) {
+    block_q8_0 *y = dst;
+    for (int64_t i = 0; i < n / QK; i++) {
+        int sum;
+        y[i].d = seek_f32_to_f16(q8_block(x + i * QK, y[i].qs, &sum));
+    }
+}
+
+static void q8_1_from_float(const float *x, void *dst, int64_t n) {
+    block_q8_1 *y = dst;
+    for (int64_t i = 0; i < n / QK; i++) {
+        int sum;
+        const float d = q8_block(x + i * QK, y[i].qs, &sum);
+        y[i].d = seek_f32_to_f16(d);
+        y[i].s = seek_f32_to_f16((float)sum * d);
+    }
+}
+
+/* As the scalar Q8_K quantizer: the scale comes from the first value of largest magnitude,
+ * q = nearest-even(x * -127/max) capped at 127, bsums = sums of 16. */
+static void q8_K_from_float(const float *x, void *dst, int64_t n) {
+    block_q8_K *y = dst;
+    for (int64_t i = 0; i < n / QK_K; i++, x += QK_K) {
+        __m256 m = _mm256_setzero_ps();
+        for (int j = 0; j < QK_K; j += 8) m = _mm256_max_ps(m, abs_ps(_mm256_loadu_ps(x + j)));
+        __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+        m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+        m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
+        const float amax = _mm_cvtss_f32(m4);
+        if (!amax) {
+            memset(&y[i], 0, sizeof y[i]);
+            continue;
+        }
+        int first = 0;
+        for (int j = 0; j < QK_K; j += 8) {
+            const __m256 eq = _mm256_cmp_ps(abs_ps(_mm256_loadu_ps(x + j)), _mm256_set1_ps(amax), _CMP_EQ_OQ);
+            const int mask = _mm256_movemask_ps(eq);
+            if (mask) {
+                first = j + __builtin_ctz((unsigned)mask);
+                break;
+            }
+        }
+        const float iscale = -127.f / x[first];
+        const __m256 vs = _mm256_set1_ps(iscale);
+        const __m256i cap = _mm256_set1_epi32(127);
+        __m256i part[QK_K / 32]; /* per 32 values: lanes 0-3 sum quads of the first 16, 4-7 of the next */
+        for (int c = 0; c < QK_K / 32; c++) {
+            __m256i q[4];
+            for (int k = 0; k < 4; k++) {
+                __m256 p = _mm256_mul_ps(_mm256_loadu_ps(x + 32 * c + 8 * k), vs);
+                ROUNDED(p);
+                p = _mm256_round_ps(p, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+                q[k] = _mm256_min_epi32(_mm256_cvtps_epi32(p), cap);
+            }
+            const __m256i qb = pack_i32x32(q[0], q[1], q[2], q[3]);
+            _mm256_storeu_si256((__m256i *)(y[i].qs + 32 * c), qb);
+            part[c] = _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_set1_epi8(1), qb), _mm256_set1_epi16(1));
+        }
+        /* two rounds of hadd leave groups 0,2,4,6 in the low lane and 1,3,5,7 in the high one */
+        const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+        __m256i g[2];
+        for (int h = 0; h < 2; h++) {
+            const __m256i *t = part + 4 * h;
+            const __m256i s = _mm256_hadd_epi32(_mm256_hadd_epi32(t[0], t[1]), _mm256_hadd_epi32(t[2], t[3]));
+            g[h] = _mm256_permutevar8x32_epi32(s, order);
+        }
+        const __m256i b16 = _mm256_permute4x64_epi64(_mm256_packs_epi32(g[0], g[1]), _MM_SHUFFLE(3, 1, 2, 0));
+        _mm256_storeu_si256((__m256i *)y[i].bsums, b16);
+        y[i].d = 1 / iscale;
+    }
+}
+
+/* ---- k-quants against Q8_K ---- */
+
+/* Q4_K and Q5_K: per 64 values, the low-nibble half is sub-block 2j and the high half 2j+1;
+ * Q5_K adds bit 2j / 2j+1 of qh[l] as bit 4. The min correction
+ * dmin_w*d_a * sum_g mn[g/2]*bsums[g] stays in a 4-lane accumulator until the end. */
+ALWAYS_INLINE void dot_k4(int64_t n, float *out, const void *w, const void *a, bool five) {
+    const block_q8_K *y = a;
+    const __m256i m4 = _mm256_set1_epi8(0x0f), one = _mm256_set1_epi8(1);
+    __m256 acc = _mm256_setzero_ps();
+    __m128 acc_m = _mm_setzero_ps();
+    for (int64_t i = 0; i < n / QK_K; i++) {
+        const uint8_t *qs, *scales;
+        seek_f16 d16, dmin16;
+        __m256i hbits = _mm256_setzero_si256();
+        if (five) {
+            const block_q5_K *x = (const block_q5_K *)w + i;
+            qs = x->qs, scales = x->scales, d16 = x->d, dmin16 = x->dmin;
+            hbits = _mm256_loadu_si256((const __m256i *)x->qh);
+        } else {
+            const block_q4_K *x = (const block_q4_K *)w + i;
+            qs = x->qs, scales = x->scales, d16 = x->d, dmin16 = x->dmin;
+        }
+        uint8_t sc[8], mn[8];
+        seek_k4_unpack_scales(scales, sc, mn);
+        /* the min correction: pairs of bsums times the 8 mins */
+        const __m256i bs = _mm256_loadu_si256((const __m256i *)y[i].bsums);
+        const __m128i pairs = _mm_hadd_epi16(_mm256_castsi256_si128(bs), _mm256_extracti128_si256(bs, 1));
+        const __m128i mins = _mm_cvtepu8_epi16(_mm_loadl_epi64((const __m128i *)mn));
+        acc_m = _mm_fmadd_ps(_mm_set1_ps(y[i].d * seek_f16_table[dmin16]), _mm_cvtepi32_ps(_mm_madd_epi16(mins, pairs)), acc_m);
+        /* the 8 scales as int16 in both 128-bit lanes; pshufb picks scale k for every lane */
+        const __m256i sc16 = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(_mm_loadl_epi64((const __m128i *)sc)));
+        const int8_t *q8 = y[i].qs;
+        __m256i sum_lo = _mm256_setzero_si256(), sum_hi = _mm256_setzero_si256();
+#pragma GCC unroll 4
+        for (int j = 0; j < QK_K / 64; j++) {
+            const __m256i bits = _mm256_loadu_si256((const __m256i *)(qs + 32 * j));
+            __m256i lo = _mm256_and_si256(bits, m4);
+            __m256i hi = _mm256_and_si256(_mm256_srli_epi16(bits, 4), m4);
+            if (five) {
+                lo = _mm256_or_si256(lo, _mm256_slli_epi16(_mm256_and_si256(hbits, one), 4));
+                hi = _mm256_or_si256(hi, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hbits, 1), one), 4));
+                hbits = _mm256_srli_epi16(hbits, 2);
+            }
+            const __m256i plo = _mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *)(q8 + 64 * j)));
+            const __m256i phi = _mm256_maddubs_epi16(hi, _mm256_loadu_si256((const __m256i *)(q8 + 64 * j + 32)));
+            const __m256i slo = _mm256_shuffle_epi8(sc16, _mm256_set1_epi16((short)(0x0100 + 0x0202 * (2 * j))));
+            const __m256i shi = _mm256_shuffle_epi8(sc16, _mm256_set1_epi16((short)(0x0100 + 0x0202 * (2 * j + 1))));
+            sum_lo = _mm256_add_epi32(sum_lo, _mm256_madd_epi16(plo, slo));
+            sum_hi = _mm256_add_epi32(sum_hi, _mm256_madd_epi16(phi, shi));
+        }
+        const __m256i sumi = _mm256_add_epi32(sum_lo, sum_hi);
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(y[i].d * seek_f16_table[d16]), _mm256_cvtepi32_ps(sumi), acc);
+    }
+    __m128 m = _mm_add_ps(acc_m, _mm_movehl_ps(acc_m, acc_m));
+    m = _mm_add_ss(m, _mm_movehdup_ps(m));
+    *out = hsum_ps(acc) - _mm_cvtss_f32(m);
+}
+
+static void q4_K_vec_dot(int64_t n, float *out, const void *w, const void *a) { dot_k4(n, out, w, a, false); }
+static void q5_K_vec_dot(int64_t n, float *out, const void *w, const void *a) { dot_k4(n, out, w, a, true); }
+
+/* 32 values of Q6_K (stored +32, so 0..63) times 32 activations, scaled by the sub-block scales
+ * of the two 16-halves (sc16: int16 [s_g x8 | s_g+1 x8]); maddubs on the unsigned value, then
+ * subtract 32*q8. */
+ALWAYS_INLINE __m256i q6_dot32(__m256i v, const int8_t *q8, __m256i sc16) {
+    const __m256i qa = _mm256_loadu_si256((const __m256i *)q8);
+    const __m256i p = _mm256_sub_epi16(_mm256_maddubs_epi16(v, qa), _mm256_maddubs_epi16(_mm256_set1_epi8(32), qa));
+    return _mm256_madd_epi16(p, sc16);
+}
+
+/* Scales g and g+1 of the 16 int8 scales as int16 [s_g x8 | s_g+1 x8]. */
+ALWAYS_INLINE __m256i q6_scale_pair(__m128i sc8, int g) {
+    const __m128i pick = _mm_add_epi8(_mm_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1), _mm_set1_epi8((char)g));
+    return _mm256_cvtepi8_epi16(_mm_shuffle_epi8(sc8, pick));
+}
+
+/* Q6_K: per 128 values, ql[0..31] low/high nibbles are values 0..31 / 64..95, ql[32..63] are
+ * 32..63 / 96..127, qh bits 2k..2k+1 are the top bits of the k-th 32. */
+static void q6_K_vec_dot(int64_t n, float *out, const void *w, const void *a) {
+    const block_q6_K *x = w;
+    const block_q8_K *y = a;
+    const __m256i m4 = _mm256_set1_epi8(0x0f), m30 = _mm256_set1_epi8(0x30);
+    __m256 acc = _mm256_setzero_ps();
+    for (int64_t i = 0; i < n / QK_K; i++) {
+        const int8_t *q8 = y[i].qs;
+        const __m128i sc8 = _mm_loadu_si128((const __m128i *)x[i].scales);
+        __m256i s01 = _mm256_setzero_si256(), s23 = _mm256_setzero_si256();
+#pragma GCC unroll 2
+        for (int h = 0; h < 2; h++) {
+            const __m256i la = _mm256_loadu_si256((const __m256i *)(x[i].ql + 64 * h));
+            const __m256i lb = _mm256_loadu_si256((const __m256i *)(x[i].ql + 64 * h + 32));
+            const __m256i qh = _mm256_loadu_si256((const __m256i *)(x[i].qh + 32 * h));
+            const __m256i v0 = _mm256_or_si256(_mm256_and_si256(la, m4), _mm256_and_si256(_mm256_slli_epi16(qh, 4), m30));
+            const __m256i v1 = _mm256_or_si256(_mm256_and_si256(lb, m4), _mm256_and_si256(_mm256_slli_epi16(qh, 2), m30));
+            const __m256i v2 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(la, 4), m4), _mm256_and_si256(qh, m30));
+            const __m256i v3 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(lb, 4), m4),
+                                               _mm256_and_si256(_mm256_srli_epi16(qh, 2), m30));
+            const int8_t *q = q8 + 128 * h;
+            s01 = _mm256_add_epi32(s01, _mm256_add_epi32(q6_dot32(v0, q, q6_scale_pair(sc8, 8 * h)),
+                                                         q6_dot32(v1, q + 32, q6_scale_pair(sc8, 8 * h + 2))));
+            s23 = _mm256_add_epi32(s23, _mm256_add_epi32(q6_dot32(v2, q + 64, q6_scale_pair(sc8, 8 * h + 4)),
+                                                         q6_dot32(v3, q + 96, q6_scale_pair(sc8, 8 * h + 6))));
+        }
+        const __m256i sumi = _mm256_add_epi32(s01, s23);
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(y[i].d * seek_f16_table[x[i].d]), _mm256_cvtepi32_ps(sumi), acc);
+    }
+    *out = hsum_ps(acc);
+}
+
+/* ---- the table: NULL fields come from the scalar one ---- */
+
+static const seek_type_kernels avx2_table[SEEK_TYPE_COUNT] = {
+    [SEEK_TYPE_F32] = {.vec_dot = f32_vec_dot},
+    [SEEK_TYPE_F16] = {.to_float = f16_to_float, .from_float = f16_from_float, .vec_dot = f16_vec_dot},
+    [SEEK_TYPE_BF16] = {.to_float = bf16_to_float, .vec_dot = bf16_vec_dot},
+    [SEEK_TYPE_Q4_0] = {.vec_dot = q4_0_vec_dot},
+    [SEEK_TYPE_Q4_1] = {.vec_dot = q4_1_vec_dot},
+    [SEEK_TYPE_Q5_0] = {.vec_dot = q5_0_vec_dot},
+    [SEEK_TYPE_Q5_1] = {.vec_dot = q5_1_vec_dot},
+    [SEEK_TYPE_Q8_0] = {.from_float = q8_0_from_float, .vec_dot = q8_0_vec_dot},
+    [SEEK_TYPE_Q8_1] = {.from_float = q8_1_from_float},
+    [SEEK_TYPE_Q4_K] = {.vec_dot = q4_K_vec_dot},
+    [SEEK_TYPE_Q5_K] = {.vec_dot = q5_K_vec_dot},
+    [SEEK_TYPE_Q6_K] = {.vec_dot = q6_K_vec_dot},
+    [SEEK_TYPE_Q8_K] = {.from_float = q8_K_from_float},
+};
+
+const seek_type_kernels *seek_kernels_avx2(seek_dtype t) {
+    if ((unsigned)t >= SEEK_TYPE_COUNT) return NULL;
+    const seek_type_kernels *k = &avx2_table[t];
+    return k->to_float || k->from_float || k->vec_dot ? k : NULL;
+}
+
+#else /* not x86 */
+const seek_type_kernels *seek_kernels_avx2(seek_dtype t) { (void)t; return NULL; }
+#endif
