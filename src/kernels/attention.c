@@ -4,6 +4,8 @@
 #include <math.h>
 #include <string.h>
 
+#include "kernels/vec.h"
+
 int64_t attention_scratch_floats(const seek_attn_shape *s) {
     int64_t rep = s->n_head / s->n_head_kv;
     return rep * (s->head_dim + SEEK_KV_BLOCK + 2);
@@ -21,16 +23,11 @@ void op_kv_store(const seek_exec *ex, seek_kv_cache *kv, int64_t layer, const fl
     seek_pool_barrier(ex);
 }
 
-static float dot(const float *a, const float *b, int64_t n) {
-    float s = 0;
-    for (int64_t i = 0; i < n; i++) s += a[i] * b[i];
-    return s;
-}
-
 void op_attention(const seek_exec *ex, float *out, const float *q, const seek_kv_cache *kv, int64_t layer,
                   const int32_t *seq, const int32_t *pos, int64_t n_tok, const seek_attn_shape *s, float *scratch) {
     const int64_t hd = s->head_dim, rep = s->n_head / s->n_head_kv;
     const int64_t q_row = s->n_head * hd;
+    const seek_vec_kernels *vk = seek_vec();
     float *acc = scratch + ex->ith * attention_scratch_floats(s); /* (rep, hd) */
     float *sc = acc + rep * hd;                                    /* (rep, SEEK_KV_BLOCK) scores */
     float *mx = sc + rep * SEEK_KV_BLOCK;                          /* (rep) running max */
@@ -54,7 +51,7 @@ void op_attention(const seek_exec *ex, float *out, const float *q, const seek_kv
                 float *sr = sc + r * SEEK_KV_BLOCK;
                 float bmax = -INFINITY;
                 for (int32_t j = 0; j < nb; j++) {
-                    sr[j] = s->scale * dot(qh, kb + (int64_t)j * kv->kv_dim, hd);
+                    sr[j] = s->scale * vk->dot(qh, kb + (int64_t)j * kv->kv_dim, hd);
                     if (sr[j] > bmax) bmax = sr[j];
                 }
                 /* online softmax: rescale what we have to the new max, then add this block */
@@ -62,22 +59,21 @@ void op_attention(const seek_exec *ex, float *out, const float *q, const seek_kv
                 float corr = expf(mx[r] - new_max);
                 float *ar = acc + r * hd;
                 if (corr != 1.0f) {
-                    for (int64_t i = 0; i < hd; i++) ar[i] *= corr;
+                    vk->scale(ar, corr, hd);
                     l[r] *= corr;
                 }
                 mx[r] = new_max;
                 for (int32_t j = 0; j < nb; j++) {
                     float p = expf(sr[j] - new_max);
                     l[r] += p;
-                    const float *vj = vb + (int64_t)j * kv->kv_dim;
-                    for (int64_t i = 0; i < hd; i++) ar[i] += p * vj[i];
+                    vk->axpy(ar, p, vb + (int64_t)j * kv->kv_dim, hd);
                 }
             }
         }
         for (int64_t r = 0; r < rep; r++) {
             float *o = out + t * q_row + (g * rep + r) * hd;
-            float inv = 1.0f / l[r];
-            for (int64_t i = 0; i < hd; i++) o[i] = acc[r * hd + i] * inv;
+            for (int64_t i = 0; i < hd; i++) o[i] = acc[r * hd + i];
+            vk->scale(o, 1.0f / l[r], hd);
         }
     }
     seek_pool_barrier(ex);

@@ -1,0 +1,25 @@
+/* Scalar fp32 vector kernels (the reference) and the choice of variant. */
+#include "kernels/vec.h"
+
+static float dot_scalar(const float *x, const float *y, int64_t n) {
+    float s = 0;
+    for (int64_t i = 0; i < n; i++) s += x[i] * y[i];
+    return s;
+}
+
+static void axpy_scalar(float *y, float a, const float *x, int64_t n) {
+    for (int64_t i = 0; i < n; i++) y[i] += a * x[i];
+}
+
+static void scale_scalar(float *y, float a, int64_t n) {
+    for (int64_t i = 0; i < n; i++) y[i] *= a;
+}
+
+static const seek_vec_kernels scalar = {dot_scalar, axpy_scalar, scale_scalar};
+
+const seek_vec_kernels *seek_vec_for(seek_isa isa) {
+    const seek_vec_kernels *k = isa >= SEEK_ISA_AVX2 ? seek_vec_avx2() : NULL;
+    return k ? k : &scalar;
+}
+
+const seek_vec_kernels *seek_vec(void) { return seek_vec_for(seek_kernels_isa()); }

@@ -1,0 +1,24 @@
+/* fp32 vector kernels for attention and the float ops: dot product, y += a*x, y *= a.
+ * Scalar reference in vec.c, AVX2 variant in x86/vec_avx2.c, picked with the ISA in use
+ * (seek_kernels_isa). Variants sum in another order: tests/test_attention.c states the tolerance. */
+#ifndef SEEK_KERNELS_VEC_H
+#define SEEK_KERNELS_VEC_H
+
+#include <stdint.h>
+
+#include "kernels/quant.h"
+
+typedef struct {
+    float (*dot)(const float *x, const float *y, int64_t n);
+    void (*axpy)(float *y, float a, const float *x, int64_t n); /* y += a * x */
+    void (*scale)(float *y, float a, int64_t n);                /* y *= a */
+} seek_vec_kernels;
+
+const seek_vec_kernels *seek_vec_for(seek_isa isa);
+/* The table for the ISA in use. */
+const seek_vec_kernels *seek_vec(void);
+
+/* defined by the variant files; NULL where the variant is not compiled in */
+const seek_vec_kernels *seek_vec_avx2(void);
+
+#endif
