@@ -212,7 +212,7 @@ seek_status seek_model_load(seek_model **out, const char *path) {
         if (tmpl_c) gguf_str_copy(tmpl, tmpl_c, tmpl.len + 1);
     }
     m->chat = seek_chat_detect(tmpl_c, &m->chat_unknown);
-    free(tmpl_c);
+    m->chat_template = tmpl_c;
     *out = m;
     return SEEK_OK;
 fail:;
@@ -228,6 +228,7 @@ void seek_model_free(seek_model *m) {
     if (!m) return;
     if (m->tok) seek_tokenizer_free(m->tok);
     free(m->layers);
+    free(m->chat_template);
     seek_gguf_close(m->gguf);
     free(m);
 }

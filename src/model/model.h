@@ -56,6 +56,7 @@ typedef struct seek_model {
     seek_weight rope_freqs;  /* optional (n_rot/2) per-dimension divisors (Llama-3.1 scaling) */
     seek_layer *layers;
     seek_tokenizer *tok;
+    char *chat_template;     /* tokenizer.chat_template (NUL-terminated copy), or NULL */
     seek_chat_family chat;
     bool chat_unknown;       /* the template matched no family (ChatML used) */
     size_t weight_bytes;     /* bytes of all weights used */

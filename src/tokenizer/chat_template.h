@@ -31,4 +31,13 @@ const char *seek_chat_family_name(seek_chat_family f);
 char *seek_chat_apply(seek_chat_family f, const seek_chat_msg *msgs, size_t n_msgs, bool add_generation_prompt,
                       const char *bos_text);
 
+/* The system prompt a ChatML template writes when the conversation has none (SmolLM2: "You are a
+ * helpful AI assistant named SmolLM, trained by Hugging Face"; Qwen2.5: "You are Qwen, ..."),
+ * malloc'd, or NULL when the template has none. */
+char *seek_chat_default_system(const char *template_text);
+
+/* detect + default system prompt + apply: what the model's own template renders for msgs. */
+char *seek_chat_render(const char *template_text, const seek_chat_msg *msgs, size_t n_msgs,
+                       bool add_generation_prompt, const char *bos_text);
+
 #endif

@@ -32,7 +32,7 @@ int64_t seek_tokenize(const seek_tokenizer *tok, const char *text, size_t len, b
 int32_t seek_token_to_piece(const seek_tokenizer *tok, int32_t id, char *buf, int32_t n, bool render_special);
 
 /* Decodes a whole id sequence into buf (no NUL). Returns the full length. SentencePiece vocabs
- * drop the leading space of the first token when remove_leading_space is set (as HF does). */
+ * with a space prefix drop the leading space of the first piece (as HF does). */
 int64_t seek_detokenize(const seek_tokenizer *tok, const int32_t *ids, int64_t n_ids, char *buf, int64_t n,
                         bool render_special);
 

@@ -69,7 +69,7 @@ int cmd_chat(int argc, char **argv) {
         owned[n_owned++] = user;
         owned[n_owned++] = answer;
         msgs[n_msgs++] = (seek_chat_msg){"user", user};
-        char *text = seek_chat_apply(m->chat, msgs, n_msgs, true, bos_text);
+        char *text = seek_chat_render(m->chat_template, msgs, n_msgs, true, bos_text);
         int32_t n_ids = 0, n_new = 0;
         int32_t *ids = text ? tokenize_alloc(m, text, false, &n_ids) : NULL;
         free(text);

@@ -33,7 +33,7 @@ static int32_t *prompt_tokens(const seek_opts *o, const seek_model *m, const cha
     if (o->system) msgs[k++] = (seek_chat_msg){"system", o->system};
     msgs[k++] = (seek_chat_msg){"user", text};
     int32_t bos = seek_tokenizer_bos(m->tok);
-    char *t = seek_chat_apply(m->chat, msgs, k, true, bos >= 0 ? seek_tokenizer_text(m->tok, bos) : NULL);
+    char *t = seek_chat_render(m->chat_template, msgs, k, true, bos >= 0 ? seek_tokenizer_text(m->tok, bos) : NULL);
     if (!t) return NULL;
     int32_t *ids = tokenize_alloc(m, t, false, n);
     free(t);
