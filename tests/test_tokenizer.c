@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "check.h"
+#include "model/model.h"
 #include "core/status.h"
 #include "format/gguf.h"
 #include "tokenizer/pretok.h"
@@ -735,12 +736,10 @@ int main(void) {
     test_pretok_fixture();
 
     /* SmolLM2: the default model, fetched by the suite before the tests */
-    const char *env = getenv("SEEK_MODEL");
-    char model[1024];
-    FILE *probe = open_rel(env && *env ? env : "models/SmolLM2-135M-Instruct.Q4_1.gguf", model, sizeof model);
-    CHECK(probe != NULL, "SmolLM2 GGUF not found (set SEEK_MODEL or run scripts/get-model.sh)");
-    if (probe) {
-        fclose(probe);
+    char model[4096];
+    bool have_model = seek_default_model_path(model, sizeof model);
+    CHECK(have_model, "SmolLM2 GGUF not found at %s (set SEEK_MODEL or run scripts/get-model.sh)", model);
+    if (have_model) {
         seek_gguf *g = NULL;
         seek_tokenizer *tok = load_path(model, &g);
         CHECK(tok != NULL, "SmolLM2 tokenizer: %s", seek_last_error());

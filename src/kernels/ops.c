@@ -36,11 +36,17 @@ void op_matmul(const seek_exec *ex, float *out, int64_t out_stride, const seek_w
         }
         act = a->buf;
     }
+    /* Cache blocking: a block of MM_ROWS weight rows stays in L1 while every activation row
+     * passes by once, so activations are read from L2 once per block instead of once per row. */
+    enum { MM_ROWS = 16 };
     int64_t lo, hi;
     seek_split(rows, ex->ith, ex->nth, &lo, &hi);
-    for (int64_t r = lo; r < hi; r++) {
-        const void *wr = (const char *)w->data + r * w->row_bytes;
-        for (int64_t t = 0; t < n_tok; t++) k->vec_dot(n, out + t * out_stride + r, wr, (const char *)act + t * act_row);
+    for (int64_t r0 = lo; r0 < hi; r0 += MM_ROWS) {
+        const int64_t r1 = r0 + MM_ROWS < hi ? r0 + MM_ROWS : hi;
+        for (int64_t t = 0; t < n_tok; t++) {
+            const void *at = (const char *)act + t * act_row;
+            for (int64_t r = r0; r < r1; r++) k->vec_dot(n, out + t * out_stride + r, (const char *)w->data + r * w->row_bytes, at);
+        }
     }
     seek_pool_barrier(ex);
 }

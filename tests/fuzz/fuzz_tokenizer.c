@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "format/gguf.h"
+#include "model/model.h"
 #include "tokenizer/tokenizer.h"
 
 static seek_gguf *gguf;
@@ -19,8 +20,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerInitialize(int *argc, char ***argv) {
-    const char *path = getenv("SEEK_MODEL");
-    if (!path || !*path) path = "models/SmolLM2-135M-Instruct.Q4_1.gguf";
+    char path[4096];
+    seek_default_model_path(path, sizeof path);
     if (seek_gguf_open(&gguf, path) != SEEK_OK || seek_tokenizer_load(&tok, gguf) != SEEK_OK) {
         fprintf(stderr, "fuzz_tokenizer: cannot load %s: %s\n", path, seek_last_error());
         abort();
