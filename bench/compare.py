@@ -2,12 +2,18 @@
 """seek vs llama.cpp, side by side on the same GGUF files: prompt processing (ppN) and
 generation (tgN) tokens/s, with runs interleaved (seek, llama.cpp, seek, ...) so both see the
 same machine state, medians and spread of the samples, and the ratio seek / llama.cpp.
+It first measures this machine's ceilings with seek-roofline (DRAM read bandwidth, fp32 FMA
+and int8 peaks) and reports decode as a fraction of the bandwidth roofline
+(bandwidth / bytes of weights read per token).
+
+--formats derives F16, Q8_0, Q4_0 and Q4_K_M versions of the first model with llama.cpp's
+llama-quantize (--allow-requantize) into bench/models/ (ignored by git) and benchmarks all.
 
 llama.cpp comes from an existing build the user points at (LLAMA_CPP_BIN or --llama-bin: the
 folder holding llama-bench); this repo neither holds nor builds llama.cpp.
 
 usage: bench/compare.py [--seek build/seek] [--llama-bin DIR] [-p 512] [-n 128] [-t 2]
-                        [--rounds 5] [MODEL.gguf ...]     (default: the default model)"""
+                        [--rounds 5] [--formats] [MODEL.gguf ...]  (default: the default model)"""
 import argparse
 import json
 import os
@@ -34,14 +40,29 @@ def main():
     ap.add_argument("-n", type=int, default=128)
     ap.add_argument("-t", type=int, default=2)
     ap.add_argument("--rounds", type=int, default=5, help="interleaved runs of each engine")
+    ap.add_argument("--formats", action="store_true", help="also F16/Q8_0/Q4_0/Q4_K_M made by llama-quantize")
     a = ap.parse_args()
     if not a.llama_bin:
         sys.exit("set LLAMA_CPP_BIN (or --llama-bin) to the folder of an existing llama.cpp build's llama-bench")
     llama_bench = os.path.join(a.llama_bin, "llama-bench")
     models = a.models or [default_model()]
+    if a.formats:
+        os.makedirs("bench/models", exist_ok=True)
+        base = models[0]
+        for t in ("F16", "Q8_0", "Q4_0", "Q4_K_M"):
+            out = os.path.join("bench/models", os.path.basename(base).rsplit(".", 2)[0] + f".{t}.gguf")
+            if not os.path.exists(out):
+                subprocess.run([os.path.join(a.llama_bin, "llama-quantize"), "--allow-requantize", base, out, t],
+                               check=True, capture_output=True)
+            models.append(out)
+    roof_exe = os.path.join(os.path.dirname(a.seek), "seek-roofline")
+    roof = json.loads(subprocess.run([roof_exe, "-t", str(a.t)], check=True, capture_output=True, text=True).stdout)
+    print(f"machine: read {roof['read_gbs']:.1f} GB/s, fp32 FMA {roof['fma_gflops']:.0f} GFLOP/s, "
+          f"int8 {roof['int8_gops']:.0f} GOP/s ({a.t} threads)", file=sys.stderr)
     rows = []
     for m in models:
         samples = {}  # (engine, test) -> [t/s]
+        size = {}
         for r in range(a.rounds):
             for engine in ("seek", "llama.cpp"):
                 if engine == "seek":
@@ -50,6 +71,7 @@ def main():
                     cmd = [llama_bench, "-m", m, "-p", str(a.p), "-n", str(a.n), "-t", str(a.t), "-r", "1", "-o", "jsonl"]
                 for o in run_jsonl(cmd):
                     test = o.get("test") or (f"pp{o['n_prompt']}" if o["n_prompt"] else f"tg{o['n_gen']}")
+                    size[engine] = o["model_size"]
                     samples.setdefault((engine, test), []).extend(o["samples_ts"])
             print(f"  {os.path.basename(m)}: round {r + 1}/{a.rounds} done", file=sys.stderr)
         for test in (f"pp{a.p}", f"tg{a.n}"):
@@ -57,12 +79,16 @@ def main():
             if not s or not l:
                 continue
             ms, ml = statistics.median(s), statistics.median(l)
-            rows.append((os.path.basename(m), test, ms, min(s), max(s), ml, min(l), max(l), ms / ml))
-    print(f"\n{a.t} threads, {a.rounds} interleaved runs each; t/s as median [min-max]\n")
-    print("| model | test | seek t/s | llama.cpp t/s | seek / llama.cpp |")
-    print("| --- | --- | ---: | ---: | ---: |")
+            # decode reads every weight once per token: roofline = bandwidth / weight bytes
+            roofline = roof["read_gbs"] * 1e9 / size["seek"] if test.startswith("tg") else None
+            rows.append((os.path.basename(m), test, ms, min(s), max(s), ml, min(l), max(l), ms / ml, roofline))
+    print(f"\n{a.t} threads, {a.rounds} interleaved runs each; t/s as median [min-max]; machine: read "
+          f"{roof['read_gbs']:.1f} GB/s, fp32 FMA {roof['fma_gflops']:.0f} GFLOP/s, int8 {roof['int8_gops']:.0f} GOP/s\n")
+    print("| model | test | seek t/s | llama.cpp t/s | seek / llama.cpp | tg roofline t/s | seek share | llama.cpp share |")
+    print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
     for r in rows:
-        print(f"| {r[0]} | {r[1]} | {r[2]:.1f} [{r[3]:.1f}-{r[4]:.1f}] | {r[5]:.1f} [{r[6]:.1f}-{r[7]:.1f}] | {r[8]:.2f} |")
+        roofs = f"{r[9]:.0f} | {100 * r[2] / r[9]:.0f}% | {100 * r[5] / r[9]:.0f}%" if r[9] else "- | - | -"
+        print(f"| {r[0]} | {r[1]} | {r[2]:.1f} [{r[3]:.1f}-{r[4]:.1f}] | {r[5]:.1f} [{r[6]:.1f}-{r[7]:.1f}] | {r[8]:.2f} | {roofs} |")
 
 
 if __name__ == "__main__":

@@ -1,23 +1,25 @@
-/* Thread pool with a generation counter for start-up and a sense-reversing barrier. Workers
- * spin briefly before sleeping on a condition variable, so back-to-back runs (one per token)
- * don't pay a futex wake each, while an idle pool costs no CPU. */
+/* Thread pool with a generation counter for start-up and a sense-reversing barrier. Waiters
+ * spin briefly, then sleep on a futex: back-to-back runs (one per token) and ops microseconds
+ * apart pay no system call, while an idle pool, or more threads than cores, costs no CPU. */
 #include "core/threadpool.h"
 
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "core/status.h"
 
-#define SPIN_BEFORE_SLEEP 200000
 
 struct seek_pool {
     int n;
     pthread_t *threads;
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
     atomic_uint generation; /* bumped by the caller to start a run */
+    atomic_int gen_sleepers;
+    int spins; /* how long a waiter spins before sleeping: 0 with more threads than cores */
     atomic_int n_done;      /* workers finished with the current run */
     atomic_int stop;
     seek_pool_fn fn;
@@ -25,12 +27,26 @@ struct seek_pool {
     /* barrier */
     atomic_int bar_count;
     atomic_uint bar_phase;
+    atomic_int bar_sleepers;
 };
 
 static inline void cpu_relax(void) {
 #if defined(__x86_64__) || defined(__i386__)
     __builtin_ia32_pause();
 #endif
+}
+
+/* Waits until *word != old: spins first (ops are microseconds apart), then sleeps on a futex so
+ * that more threads than cores (or a busy machine) does not turn waiting into stolen time. */
+static void wait_change(atomic_uint *word, unsigned old, atomic_int *sleepers, int max_spins) {
+    for (int spins = 0; spins < max_spins; spins++) {
+        if (atomic_load_explicit(word, memory_order_acquire) != old) return;
+        cpu_relax();
+    }
+    atomic_fetch_add(sleepers, 1);
+    while (atomic_load_explicit(word, memory_order_acquire) == old)
+        syscall(SYS_futex, (unsigned *)word, FUTEX_WAIT_PRIVATE, old, NULL, NULL, 0);
+    atomic_fetch_sub(sleepers, 1);
 }
 
 void seek_pool_barrier(const seek_exec *ex) {
@@ -40,12 +56,11 @@ void seek_pool_barrier(const seek_exec *ex) {
     if (atomic_fetch_add_explicit(&p->bar_count, 1, memory_order_acq_rel) == ex->nth - 1) {
         atomic_store_explicit(&p->bar_count, 0, memory_order_relaxed);
         atomic_fetch_add_explicit(&p->bar_phase, 1, memory_order_release);
+        if (atomic_load(&p->bar_sleepers) > 0)
+            syscall(SYS_futex, (unsigned *)&p->bar_phase, FUTEX_WAKE_PRIVATE, INT32_MAX, NULL, NULL, 0);
         return;
     }
-    for (long spins = 0; atomic_load_explicit(&p->bar_phase, memory_order_acquire) == phase; spins++) {
-        if (spins < 100000) cpu_relax();
-        else sched_yield();
-    }
+    wait_change(&p->bar_phase, phase, &p->bar_sleepers, p->spins);
 }
 
 typedef struct { seek_pool *pool; int ith; } worker_arg;
@@ -57,22 +72,19 @@ static void *worker_main(void *varg) {
     free(wa);
     unsigned seen = 0;
     for (;;) {
-        long spins = 0;
-        while (atomic_load_explicit(&p->generation, memory_order_acquire) == seen &&
-               !atomic_load_explicit(&p->stop, memory_order_acquire)) {
-            if (++spins < SPIN_BEFORE_SLEEP) {
-                cpu_relax();
-                continue;
-            }
-            pthread_mutex_lock(&p->mu);
-            while (atomic_load(&p->generation) == seen && !atomic_load(&p->stop)) pthread_cond_wait(&p->cv, &p->mu);
-            pthread_mutex_unlock(&p->mu);
-        }
+        wait_change(&p->generation, seen, &p->gen_sleepers, p->spins);
         if (atomic_load(&p->stop)) return NULL;
         seen = atomic_load(&p->generation);
         p->fn(&ex, p->arg);
         atomic_fetch_add_explicit(&p->n_done, 1, memory_order_acq_rel);
     }
+}
+
+/* Starts a new generation: workers spinning see it at once, sleeping ones are woken. */
+static void bump_generation(seek_pool *p) {
+    atomic_fetch_add_explicit(&p->generation, 1, memory_order_acq_rel);
+    if (atomic_load(&p->gen_sleepers) > 0)
+        syscall(SYS_futex, (unsigned *)&p->generation, FUTEX_WAKE_PRIVATE, INT32_MAX, NULL, NULL, 0);
 }
 
 seek_status seek_pool_init(seek_pool **out, int n_threads) {
@@ -81,9 +93,9 @@ seek_status seek_pool_init(seek_pool **out, int n_threads) {
     seek_pool *p = calloc(1, sizeof *p);
     if (!p) return seek_errorf(SEEK_ERR_NOMEM, "out of memory");
     p->n = n_threads;
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    p->spins = cores > 0 && n_threads > cores ? 0 : 4000;
     p->threads = calloc((size_t)n_threads, sizeof *p->threads);
-    pthread_mutex_init(&p->mu, NULL);
-    pthread_cond_init(&p->cv, NULL);
     if (!p->threads) {
         seek_pool_free(p);
         return seek_errorf(SEEK_ERR_NOMEM, "out of memory");
@@ -106,13 +118,9 @@ seek_status seek_pool_init(seek_pool **out, int n_threads) {
 
 void seek_pool_free(seek_pool *p) {
     if (!p) return;
-    pthread_mutex_lock(&p->mu);
     atomic_store(&p->stop, 1);
-    pthread_cond_broadcast(&p->cv);
-    pthread_mutex_unlock(&p->mu);
+    bump_generation(p);
     for (int i = 1; i < p->n; i++) pthread_join(p->threads[i], NULL);
-    pthread_mutex_destroy(&p->mu);
-    pthread_cond_destroy(&p->cv);
     free(p->threads);
     free(p);
 }
@@ -128,13 +136,10 @@ void seek_pool_run(seek_pool *p, seek_pool_fn fn, void *arg) {
     p->fn = fn;
     p->arg = arg;
     atomic_store(&p->n_done, 0);
-    pthread_mutex_lock(&p->mu);
-    atomic_fetch_add_explicit(&p->generation, 1, memory_order_acq_rel);
-    pthread_cond_broadcast(&p->cv);
-    pthread_mutex_unlock(&p->mu);
+    bump_generation(p);
     fn(&ex, arg);
     for (long spins = 0; atomic_load_explicit(&p->n_done, memory_order_acquire) != p->n - 1; spins++) {
-        if (spins < 100000) cpu_relax();
+        if (spins < p->spins) cpu_relax();
         else sched_yield();
     }
 }

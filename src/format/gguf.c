@@ -392,6 +392,7 @@ double gguf_arr_f64(const gguf_kv *kv, uint64_t i) {
 int64_t gguf_arr_i64(const gguf_kv *kv, uint64_t i) {
     gguf_kv tmp;
     scalar_load(&tmp, kv->arr_type, kv->arr_data + i * type_size(kv->arr_type));
-    if (kv->arr_type == GGUF_TYPE_FLOAT32 || kv->arr_type == GGUF_TYPE_FLOAT64) return (int64_t)tmp.v.f;
+    if (kv->arr_type == GGUF_TYPE_FLOAT32 || kv->arr_type == GGUF_TYPE_FLOAT64)
+        return tmp.v.f > -9.2e18 && tmp.v.f < 9.2e18 ? (int64_t)tmp.v.f : 0; /* NaN, inf, huge: 0 */
     return is_signed(kv->arr_type) ? tmp.v.i : (int64_t)tmp.v.u;
 }

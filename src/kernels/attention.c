@@ -6,9 +6,15 @@
 
 #include "kernels/vec.h"
 
+/* Query tiling: up to ATT_TILE consecutive batch entries of one sequence are processed together
+ * against each K/V block, so a block is loaded once for the tile (x the heads sharing a kv head)
+ * instead of once per query. Each query row still sees the blocks in the same order with the same
+ * operations, so results do not depend on how the batch was tiled. */
+#define ATT_TILE 4
+
 int64_t attention_scratch_floats(const seek_attn_shape *s) {
-    int64_t rep = s->n_head / s->n_head_kv;
-    return rep * (s->head_dim + SEEK_KV_BLOCK + 2);
+    int64_t rows = ATT_TILE * (s->n_head / s->n_head_kv);
+    return rows * (s->head_dim + SEEK_KV_BLOCK + 2);
 }
 
 void op_kv_store(const seek_exec *ex, seek_kv_cache *kv, int64_t layer, const float *k, const float *v,
@@ -23,58 +29,75 @@ void op_kv_store(const seek_exec *ex, seek_kv_cache *kv, int64_t layer, const fl
     seek_pool_barrier(ex);
 }
 
+/* Online-softmax update of one query row with one block of nb keys: scores, new running max,
+ * rescale of what was accumulated, then the block's values weighted by exp(score - max). */
+static void row_update(const seek_vec_kernels *vk, float *acc, float *mx, float *l, float *sc, const float *qh,
+                       const float *kb, const float *vb, int64_t stride, int32_t nb, int64_t hd, float scale) {
+    float bmax = -INFINITY;
+    for (int32_t j = 0; j < nb; j++) {
+        sc[j] = scale * vk->dot(qh, kb + (int64_t)j * stride, hd);
+        if (sc[j] > bmax) bmax = sc[j];
+    }
+    float new_max = bmax > *mx ? bmax : *mx;
+    float corr = expf(*mx - new_max);
+    if (corr != 1.0f) {
+        vk->scale(acc, corr, hd);
+        *l *= corr;
+    }
+    *mx = new_max;
+    for (int32_t j = 0; j < nb; j++) {
+        float p = expf(sc[j] - new_max);
+        *l += p;
+        vk->axpy(acc, p, vb + (int64_t)j * stride, hd);
+    }
+}
+
 void op_attention(const seek_exec *ex, float *out, const float *q, const seek_kv_cache *kv, int64_t layer,
                   const int32_t *seq, const int32_t *pos, int64_t n_tok, const seek_attn_shape *s, float *scratch) {
     const int64_t hd = s->head_dim, rep = s->n_head / s->n_head_kv;
     const int64_t q_row = s->n_head * hd;
     const seek_vec_kernels *vk = seek_vec();
-    float *acc = scratch + ex->ith * attention_scratch_floats(s); /* (rep, hd) */
-    float *sc = acc + rep * hd;                                    /* (rep, SEEK_KV_BLOCK) scores */
-    float *mx = sc + rep * SEEK_KV_BLOCK;                          /* (rep) running max */
-    float *l = mx + rep;                                           /* (rep) running sum */
-    int64_t lo, hi;
-    seek_split(n_tok * s->n_head_kv, ex->ith, ex->nth, &lo, &hi);
-    for (int64_t item = lo; item < hi; item++) {
-        const int64_t t = item / s->n_head_kv, g = item % s->n_head_kv;
-        const int32_t n_keys = pos[t] + 1;
-        for (int64_t r = 0; r < rep; r++) {
-            mx[r] = -INFINITY;
-            l[r] = 0;
+    const int64_t rows = ATT_TILE * rep;
+    float *acc = scratch + ex->ith * attention_scratch_floats(s); /* (rows, hd) */
+    float *sc = acc + rows * hd;                                   /* (rows, SEEK_KV_BLOCK) scores */
+    float *mx = sc + rows * SEEK_KV_BLOCK;                         /* (rows) running max */
+    float *l = mx + rows;                                          /* (rows) running sum */
+    /* tiles: an entry starts one when its index is a multiple of ATT_TILE or its sequence differs
+     * from the previous entry's; a tile runs to the next start. Items are (entry, kv head) pairs
+     * dealt round-robin to threads, so the costly late positions of a causal prompt are shared. */
+    for (int64_t item = ex->ith; item < n_tok * s->n_head_kv; item += ex->nth) {
+        const int64_t t0 = item / s->n_head_kv, g = item % s->n_head_kv;
+        if (t0 % ATT_TILE != 0 && seq[t0] == seq[t0 - 1]) continue;
+        int64_t t1 = t0 + 1;
+        while (t1 < n_tok && t1 % ATT_TILE != 0 && seq[t1] == seq[t0]) t1++;
+        int32_t max_keys = 0;
+        for (int64_t t = t0; t < t1; t++) max_keys = pos[t] + 1 > max_keys ? pos[t] + 1 : max_keys;
+        for (int64_t i = 0; i < (t1 - t0) * rep; i++) {
+            mx[i] = -INFINITY;
+            l[i] = 0;
         }
-        memset(acc, 0, (size_t)(rep * hd) * sizeof(float));
-        for (int32_t b0 = 0; b0 < n_keys; b0 += SEEK_KV_BLOCK) {
-            const int32_t nb = n_keys - b0 < SEEK_KV_BLOCK ? n_keys - b0 : SEEK_KV_BLOCK;
-            const float *kb = seek_kv_k(kv, layer, seq[t], b0) + g * hd;
-            const float *vb = seek_kv_v(kv, layer, seq[t], b0) + g * hd;
-            for (int64_t r = 0; r < rep; r++) {
-                const float *qh = q + t * q_row + (g * rep + r) * hd;
-                float *sr = sc + r * SEEK_KV_BLOCK;
-                float bmax = -INFINITY;
-                for (int32_t j = 0; j < nb; j++) {
-                    sr[j] = s->scale * vk->dot(qh, kb + (int64_t)j * kv->kv_dim, hd);
-                    if (sr[j] > bmax) bmax = sr[j];
-                }
-                /* online softmax: rescale what we have to the new max, then add this block */
-                float new_max = bmax > mx[r] ? bmax : mx[r];
-                float corr = expf(mx[r] - new_max);
-                float *ar = acc + r * hd;
-                if (corr != 1.0f) {
-                    vk->scale(ar, corr, hd);
-                    l[r] *= corr;
-                }
-                mx[r] = new_max;
-                for (int32_t j = 0; j < nb; j++) {
-                    float p = expf(sr[j] - new_max);
-                    l[r] += p;
-                    vk->axpy(ar, p, vb + (int64_t)j * kv->kv_dim, hd);
+        memset(acc, 0, (size_t)((t1 - t0) * rep * hd) * sizeof(float));
+        for (int32_t b0 = 0; b0 < max_keys; b0 += SEEK_KV_BLOCK) {
+            const float *kb = seek_kv_k(kv, layer, seq[t0], b0) + g * hd;
+            const float *vb = seek_kv_v(kv, layer, seq[t0], b0) + g * hd;
+            for (int64_t t = t0; t < t1; t++) {
+                const int32_t n_keys = pos[t] + 1;
+                if (b0 >= n_keys) continue;
+                const int32_t nb = n_keys - b0 < SEEK_KV_BLOCK ? n_keys - b0 : SEEK_KV_BLOCK;
+                for (int64_t r = 0; r < rep; r++) {
+                    const int64_t i = (t - t0) * rep + r;
+                    row_update(vk, acc + i * hd, &mx[i], &l[i], sc + i * SEEK_KV_BLOCK,
+                               q + t * q_row + (g * rep + r) * hd, kb, vb, kv->kv_dim, nb, hd, s->scale);
                 }
             }
         }
-        for (int64_t r = 0; r < rep; r++) {
-            float *o = out + t * q_row + (g * rep + r) * hd;
-            for (int64_t i = 0; i < hd; i++) o[i] = acc[r * hd + i];
-            vk->scale(o, 1.0f / l[r], hd);
-        }
+        for (int64_t t = t0; t < t1; t++)
+            for (int64_t r = 0; r < rep; r++) {
+                const int64_t i = (t - t0) * rep + r;
+                float *o = out + t * q_row + (g * rep + r) * hd;
+                memcpy(o, acc + i * hd, (size_t)hd * sizeof(float));
+                vk->scale(o, 1.0f / l[i], hd);
+            }
     }
     seek_pool_barrier(ex);
 }
