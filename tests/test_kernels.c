@@ -443,6 +443,47 @@ static void check_fp16_helpers(void) {
 #endif
 }
 
+/* gemm (tiled products) must give every output bit-identically to its own table's vec_dot,
+ * whatever the numbers of rows and tokens, so that batching never changes a result. */
+static void check_gemm(void) {
+    const seek_dtype types[] = {SEEK_TYPE_F32, SEEK_TYPE_F16, SEEK_TYPE_BF16, SEEK_TYPE_Q4_0, SEEK_TYPE_Q4_1,
+                                SEEK_TYPE_Q5_0, SEEK_TYPE_Q5_1, SEEK_TYPE_Q8_0, SEEK_TYPE_Q4_K, SEEK_TYPE_Q5_K, SEEK_TYPE_Q6_K};
+    const int64_t n = 4352, rows = 7, toks = 5; /* odd counts exercise every partial tile */
+    float *x = malloc((size_t)(n * (rows > toks ? rows : toks)) * sizeof(float));
+    for (int isa = 0; isa <= (int)seek_cpu_best_isa(); isa++)
+        for (size_t ti = 0; ti < sizeof types / sizeof types[0]; ti++) {
+            const seek_type_kernels *k = seek_kernels_for(types[ti], (seek_isa)isa);
+            if (!k || !k->gemm) continue;
+            const seek_type_kernels *ka = seek_kernels_for(k->act_type, (seek_isa)isa);
+            const size_t wrow = seek_dtype_row_bytes(types[ti], n), arow = seek_dtype_row_bytes(k->act_type, n);
+            uint8_t *w = malloc(wrow * rows), *a = malloc(arow * toks);
+            for (int64_t r = 0; r < rows; r++) {
+                fill_row(x, n);
+                k->from_float(x, w + r * wrow, n);
+            }
+            for (int64_t t = 0; t < toks; t++) {
+                fill_row(x, n);
+                ka->from_float(x, a + t * arow, n);
+            }
+            for (int64_t nr = 1; nr <= rows; nr += 2)
+                for (int64_t nt = 1; nt <= toks; nt++) {
+                    float out[64], want;
+                    k->gemm(n, out, rows, w, wrow, nr, a, arow, nt);
+                    int bad = 0;
+                    for (int64_t t = 0; t < nt; t++)
+                        for (int64_t r = 0; r < nr; r++) {
+                            k->vec_dot(n, &want, w + r * wrow, a + t * arow);
+                            bad += memcmp(&want, &out[t * rows + r], sizeof want) != 0;
+                        }
+                    CHECK(bad == 0, "%s %s gemm %lldx%lld: %d outputs differ from vec_dot", seek_isa_name((seek_isa)isa),
+                          seek_dtype_name(types[ti]), (long long)nr, (long long)nt, bad);
+                }
+            free(w);
+            free(a);
+        }
+    free(x);
+}
+
 int main(void) {
     setenv("SEEK_ISA", "scalar", 1);
     check_dispatch();
@@ -453,5 +494,6 @@ int main(void) {
     check_fp16_helpers();
     check_golden();
     check_all_types();
+    check_gemm();
     return check_summary("test_kernels");
 }

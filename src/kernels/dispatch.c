@@ -51,7 +51,11 @@ static _Atomic int forced_isa = -1; /* -1: none */
 static void fill_missing(seek_type_kernels *k, const seek_type_kernels *below) {
     if (!k->to_float) k->to_float = below->to_float;
     if (!k->from_float) k->from_float = below->from_float;
-    if (!k->vec_dot) k->vec_dot = below->vec_dot;
+    if (!k->vec_dot) {
+        /* gemm must round as vec_dot does, so it only comes along with its own vec_dot */
+        k->vec_dot = below->vec_dot;
+        k->gemm = below->gemm;
+    }
 }
 
 static const seek_type_kernels *variant_table(seek_isa isa, seek_dtype t) {

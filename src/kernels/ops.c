@@ -43,6 +43,11 @@ void op_matmul(const seek_exec *ex, float *out, int64_t out_stride, const seek_w
     seek_split(rows, ex->ith, ex->nth, &lo, &hi);
     for (int64_t r0 = lo; r0 < hi; r0 += MM_ROWS) {
         const int64_t r1 = r0 + MM_ROWS < hi ? r0 + MM_ROWS : hi;
+        if (k->gemm) {
+            k->gemm(n, out + r0, out_stride, (const char *)w->data + r0 * w->row_bytes, w->row_bytes, r1 - r0, act,
+                    act_row, n_tok);
+            continue;
+        }
         for (int64_t t = 0; t < n_tok; t++) {
             const void *at = (const char *)act + t * act_row;
             for (int64_t r = r0; r < r1; r++) k->vec_dot(n, out + t * out_stride + r, (const char *)w->data + r * w->row_bytes, at);

@@ -22,12 +22,20 @@ typedef void (*seek_from_float_fn)(const float *src, void *dst, int64_t n);
 /* *out = sum_i w[i] * a[i] over n values; w is a row of the weight type, a a row of act_type. */
 typedef void (*seek_vec_dot_fn)(int64_t n, float *out, const void *w, const void *a);
 
+/* out[t * out_stride + r] = dot(row r of w, row t of a) for r < n_rows, t < n_tok: a tiled
+ * matrix product (weights unpacked once per tile of tokens, activations loaded once per tile of
+ * rows). Every output is rounded exactly as this table's vec_dot rounds it, whatever the tile,
+ * so batching never changes a result. Optional: op_matmul loops over vec_dot without it. */
+typedef void (*seek_gemm_fn)(int64_t n, float *out, int64_t out_stride, const void *w, size_t w_stride, int64_t n_rows,
+                             const void *a, size_t a_stride, int64_t n_tok);
+
 typedef struct {
     seek_dtype type;          /* the weight type */
     seek_dtype act_type;      /* what vec_dot wants the activations in: F32, Q8_0, Q8_1 or Q8_K */
     seek_to_float_fn to_float;      /* dequantize n values (n a multiple of the block size) */
     seek_from_float_fn from_float;  /* quantize n values into this type (reference quantizer) */
     seek_vec_dot_fn vec_dot;
+    seek_gemm_fn gemm;              /* only together with this table's own vec_dot */
 } seek_type_kernels;
 
 /* The kernel table of `t` for `isa`; entries a variant lacks are filled from the scalar table.

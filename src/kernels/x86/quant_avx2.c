@@ -56,32 +56,6 @@ ALWAYS_INLINE float load1_bf16(const void *p, int64_t i) { return seek_bf16_to_f
 typedef __m256 (*load8_fn)(const void *p, int64_t i);
 typedef float (*load1_fn)(const void *p, int64_t i);
 
-/* sum_i w[i]*a[i]: four 8-wide FMA accumulators, then 8 at a time, then a scalar tail. */
-ALWAYS_INLINE float dot_plain(int64_t n, const void *w, const float *a, load8_fn load8, load1_fn load1) {
-    __m256 acc0 = _mm256_setzero_ps(), acc1 = acc0, acc2 = acc0, acc3 = acc0;
-    int64_t i = 0;
-    for (; i + 32 <= n; i += 32) {
-        acc0 = _mm256_fmadd_ps(load8(w, i), _mm256_loadu_ps(a + i), acc0);
-        acc1 = _mm256_fmadd_ps(load8(w, i + 8), _mm256_loadu_ps(a + i + 8), acc1);
-        acc2 = _mm256_fmadd_ps(load8(w, i + 16), _mm256_loadu_ps(a + i + 16), acc2);
-        acc3 = _mm256_fmadd_ps(load8(w, i + 24), _mm256_loadu_ps(a + i + 24), acc3);
-    }
-    for (; i + 8 <= n; i += 8) acc0 = _mm256_fmadd_ps(load8(w, i), _mm256_loadu_ps(a + i), acc0);
-    float sum = hsum_ps(_mm256_add_ps(_mm256_add_ps(acc0, acc1), _mm256_add_ps(acc2, acc3)));
-    for (; i < n; i++) sum += load1(w, i) * a[i];
-    return sum;
-}
-
-static void f32_vec_dot(int64_t n, float *out, const void *w, const void *a) {
-    *out = dot_plain(n, w, a, load8_f32, load1_f32);
-}
-static void f16_vec_dot(int64_t n, float *out, const void *w, const void *a) {
-    *out = dot_plain(n, w, a, load8_f16, load1_f16);
-}
-static void bf16_vec_dot(int64_t n, float *out, const void *w, const void *a) {
-    *out = dot_plain(n, w, a, load8_bf16, load1_bf16);
-}
-
 ALWAYS_INLINE void half_to_float(const void *src, float *dst, int64_t n, load8_fn load8, load1_fn load1) {
     int64_t i = 0;
     for (; i + 8 <= n; i += 8) _mm256_storeu_ps(dst + i, load8(src, i));
@@ -89,6 +63,86 @@ ALWAYS_INLINE void half_to_float(const void *src, float *dst, int64_t n, load8_f
 }
 
 static void f16_to_float(const void *src, float *dst, int64_t n) { half_to_float(src, dst, n, load8_f16, load1_f16); }
+/* ---- tiled products (gemm): one accumulator per output, so any tile shape rounds alike ---- */
+
+/* Calls TILE(R, T) with compile-time R <= 4, T <= 2 equal to the runtime r, t. */
+#define TILE_SWITCH(r, t, TILE)                                                                   \
+    switch ((r) * 4 + (t)) {                                                                      \
+    case 4 * 4 + 2: TILE(4, 2); break;                                                            \
+    case 4 * 4 + 1: TILE(4, 1); break;                                                            \
+    case 3 * 4 + 2: TILE(3, 2); break;                                                            \
+    case 3 * 4 + 1: TILE(3, 1); break;                                                            \
+    case 2 * 4 + 2: TILE(2, 2); break;                                                            \
+    case 2 * 4 + 1: TILE(2, 1); break;                                                            \
+    case 1 * 4 + 2: TILE(1, 2); break;                                                            \
+    default: TILE(1, 1); break;                                                                   \
+    }
+#define GEMM_ROWS 2
+#define GEMM_TOKS 2
+
+/* R weight rows x T activation rows of a float-family type. Each output has two 8-wide FMA
+ * accumulators (even and odd k-steps of 8, for two independent chains), summed horizontally
+ * once, then the scalar tail: the same sequence for every output whatever R and T are. */
+ALWAYS_INLINE void tile_plain(const int R, const int T, int64_t n, float *out, int64_t os, const uint8_t *w, size_t ws,
+                              const float *a, int64_t as, load8_fn load8, load1_fn load1) {
+    __m256 acc[4][2][2];
+    _Pragma("GCC unroll 4") for (int r = 0; r < R; r++)
+        _Pragma("GCC unroll 4") for (int t = 0; t < T; t++) acc[r][t][0] = acc[r][t][1] = _mm256_setzero_ps();
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16)
+        _Pragma("GCC unroll 2") for (int h = 0; h < 2; h++) {
+            __m256 wv[4];
+            _Pragma("GCC unroll 4") for (int r = 0; r < R; r++) wv[r] = load8(w + r * ws, i + 8 * h);
+            _Pragma("GCC unroll 4") for (int t = 0; t < T; t++) {
+                const __m256 av = _mm256_loadu_ps(a + t * as + i + 8 * h);
+                _Pragma("GCC unroll 4") for (int r = 0; r < R; r++) acc[r][t][h] = _mm256_fmadd_ps(wv[r], av, acc[r][t][h]);
+            }
+        }
+    if (i + 8 <= n) {
+        _Pragma("GCC unroll 4") for (int t = 0; t < T; t++) {
+            const __m256 av = _mm256_loadu_ps(a + t * as + i);
+            _Pragma("GCC unroll 4") for (int r = 0; r < R; r++) acc[r][t][0] = _mm256_fmadd_ps(load8(w + r * ws, i), av, acc[r][t][0]);
+        }
+        i += 8;
+    }
+    _Pragma("GCC unroll 4") for (int r = 0; r < R; r++)
+        _Pragma("GCC unroll 4") for (int t = 0; t < T; t++) {
+            float sum = hsum_ps(_mm256_add_ps(acc[r][t][0], acc[r][t][1]));
+            for (int64_t j = i; j < n; j++) sum += load1(w + r * ws, j) * a[t * as + j];
+            out[t * os + r] = sum;
+        }
+}
+
+ALWAYS_INLINE void gemm_plain(int64_t n, float *out, int64_t os, const void *w, size_t ws, int64_t nr, const void *a,
+                              size_t as, int64_t nt, load8_fn load8, load1_fn load1) {
+    const int64_t as_f = (int64_t)(as / sizeof(float));
+    /* one token (decode): row after row, which streams weights from memory best; else tiles */
+    const int rows = nt == 1 ? 1 : GEMM_ROWS;
+    for (int64_t t0 = 0; t0 < nt; t0 += GEMM_TOKS)
+        for (int64_t r0 = 0; r0 < nr; r0 += rows) {
+            const int R = nr - r0 < rows ? (int)(nr - r0) : rows;
+            const int T = nt - t0 < GEMM_TOKS ? (int)(nt - t0) : GEMM_TOKS;
+            float *o = out + t0 * os + r0;
+            const uint8_t *wr = (const uint8_t *)w + r0 * ws;
+            const float *at = (const float *)a + t0 * as_f;
+#define PLAIN_TILE(R_, T_) tile_plain(R_, T_, n, o, os, wr, ws, at, as_f, load8, load1)
+            TILE_SWITCH(R, T, PLAIN_TILE)
+#undef PLAIN_TILE
+        }
+}
+
+#define PLAIN_GEMM(name)                                                                          \
+    static void name##_gemm(int64_t n, float *out, int64_t os, const void *w, size_t ws, int64_t nr, const void *a, \
+                            size_t as, int64_t nt) {                                              \
+        gemm_plain(n, out, os, w, ws, nr, a, as, nt, load8_##name, load1_##name);                 \
+    }                                                                                             \
+    static void name##_vec_dot(int64_t n, float *out, const void *w, const void *a) {       \
+        tile_plain(1, 1, n, out, 0, w, 0, a, 0, load8_##name, load1_##name);                      \
+    }
+PLAIN_GEMM(f32)
+PLAIN_GEMM(f16)
+PLAIN_GEMM(bf16)
+
 static void bf16_to_float(const void *src, float *dst, int64_t n) { half_to_float(src, dst, n, load8_bf16, load1_bf16); }
 
 /* F16C rounds to nearest even like seek_f32_to_f16; NaNs are canonicalised to sign|0x7e00 as
@@ -158,48 +212,83 @@ ALWAYS_INLINE __m256i dot_u8(__m256i x, __m256i y) {
 
 typedef __m256i (*bytes_fn)(const uint8_t *blk);
 
-/* sum over blocks d_w*d_a*sum(q_w*q_a) [+ m_w*s_a for the _1 formats against Q8_1], two blocks
- * per iteration into two accumulators. d (and m or s) are the first fp16 fields of every format. */
-ALWAYS_INLINE void dot_blocks32(int64_t n, float *out, const void *w, size_t bytes, const void *a, bool has_min,
-                                bytes_fn weights) {
+
+
+#define B32_ROWS 2
+#define B32_TOKS 2
+
+/* R weight rows x T activation rows of a 32-value block format: per block and output,
+ * acc += d_w*d_a * (integer dot) into one of two accumulators (even / odd blocks), and for the
+ * _1 formats summ += m_w * s_a; the same sequence for every output whatever R and T are. */
+ALWAYS_INLINE void tile_b32(const int R, const int T, int64_t n, float *out, int64_t os, const uint8_t *w, size_t ws,
+                            size_t bytes, const uint8_t *a, size_t as, bool has_min, bytes_fn weights) {
     const int64_t nb = n / QK;
-    const uint8_t *x = w;
     const size_t abytes = has_min ? sizeof(block_q8_1) : sizeof(block_q8_0);
-    const uint8_t *y = a;
     const size_t qa_off = has_min ? offsetof(block_q8_1, qs) : offsetof(block_q8_0, qs);
-    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
-    float summs = 0.0f;
-    int64_t i = 0;
-    for (; i + 1 < nb; i += 2) {
-        const uint8_t *x0 = x + i * bytes, *x1 = x0 + bytes, *y0 = y + i * abytes, *y1 = y0 + abytes;
-        const __m256i qy0 = _mm256_loadu_si256((const __m256i *)(y0 + qa_off));
-        const __m256i qy1 = _mm256_loadu_si256((const __m256i *)(y1 + qa_off));
-        const __m256i p0 = has_min ? dot_u8(weights(x0), qy0) : dot_i8(weights(x0), qy0);
-        const __m256i p1 = has_min ? dot_u8(weights(x1), qy1) : dot_i8(weights(x1), qy1);
-        acc0 = _mm256_fmadd_ps(_mm256_set1_ps(f16_at(x0) * f16_at(y0)), _mm256_cvtepi32_ps(p0), acc0);
-        acc1 = _mm256_fmadd_ps(_mm256_set1_ps(f16_at(x1) * f16_at(y1)), _mm256_cvtepi32_ps(p1), acc1);
-        if (has_min) summs += f16_at(x0 + 2) * f16_at(y0 + 2) + f16_at(x1 + 2) * f16_at(y1 + 2);
+    __m256 acc[4][2][2];
+    float summ[4][2];
+    _Pragma("GCC unroll 4") for (int r = 0; r < R; r++)
+        _Pragma("GCC unroll 4") for (int t = 0; t < T; t++) {
+            acc[r][t][0] = acc[r][t][1] = _mm256_setzero_ps();
+            summ[r][t] = 0.0f;
+        }
+    for (int64_t b = 0; b < nb; b++) {
+        const int h = (int)(b & 1);
+        __m256i wq[4];
+        float dw[4], mw[4];
+        _Pragma("GCC unroll 4") for (int r = 0; r < R; r++) {
+            const uint8_t *x = w + r * ws + b * bytes;
+            wq[r] = weights(x);
+            dw[r] = f16_at(x);
+            mw[r] = has_min ? f16_at(x + 2) : 0.0f;
+        }
+        _Pragma("GCC unroll 4") for (int t = 0; t < T; t++) {
+            const uint8_t *y = a + t * as + b * abytes;
+            const __m256i qy = _mm256_loadu_si256((const __m256i *)(y + qa_off));
+            const float da = f16_at(y), sa = has_min ? f16_at(y + 2) : 0.0f;
+            _Pragma("GCC unroll 4") for (int r = 0; r < R; r++) {
+                const __m256i p = has_min ? dot_u8(wq[r], qy) : dot_i8(wq[r], qy);
+                const __m256 v = _mm256_fmadd_ps(_mm256_set1_ps(dw[r] * da), _mm256_cvtepi32_ps(p), h ? acc[r][t][1] : acc[r][t][0]);
+                if (h) acc[r][t][1] = v;
+                else acc[r][t][0] = v;
+                if (has_min) summ[r][t] += mw[r] * sa;
+            }
+        }
     }
-    if (i < nb) {
-        const uint8_t *x0 = x + i * bytes, *y0 = y + i * abytes;
-        const __m256i qy0 = _mm256_loadu_si256((const __m256i *)(y0 + qa_off));
-        const __m256i p0 = has_min ? dot_u8(weights(x0), qy0) : dot_i8(weights(x0), qy0);
-        acc0 = _mm256_fmadd_ps(_mm256_set1_ps(f16_at(x0) * f16_at(y0)), _mm256_cvtepi32_ps(p0), acc0);
-        if (has_min) summs += f16_at(x0 + 2) * f16_at(y0 + 2);
-    }
-    *out = hsum_ps(_mm256_add_ps(acc0, acc1)) + summs;
+    _Pragma("GCC unroll 4") for (int r = 0; r < R; r++)
+        _Pragma("GCC unroll 4") for (int t = 0; t < T; t++)
+            out[t * os + r] = hsum_ps(_mm256_add_ps(acc[r][t][0], acc[r][t][1])) + summ[r][t];
 }
 
-#define BLOCK32_DOT(name, block_t, has_min)                                                      \
-    static void name##_vec_dot(int64_t n, float *out, const void *w, const void *a) {             \
-        dot_blocks32(n, out, w, sizeof(block_t), a, has_min, name##_bytes);                       \
-    }
+ALWAYS_INLINE void gemm_b32(int64_t n, float *out, int64_t os, const void *w, size_t ws, int64_t nr, const void *a,
+                            size_t as, int64_t nt, size_t bytes, bool has_min, bytes_fn weights) {
+    /* tiles of B32_ROWS x B32_TOKS keep all accumulators in the 16 ymm registers */
+    const int rows = nt == 1 ? 1 : B32_ROWS; /* decode: row after row, as in gemm_plain */
+    for (int64_t t0 = 0; t0 < nt; t0 += B32_TOKS)
+        for (int64_t r0 = 0; r0 < nr; r0 += rows) {
+            const int R = nr - r0 < rows ? (int)(nr - r0) : rows;
+            const int T = nt - t0 < B32_TOKS ? (int)(nt - t0) : B32_TOKS;
+            float *o = out + t0 * os + r0;
+            const uint8_t *wr = (const uint8_t *)w + r0 * ws, *at = (const uint8_t *)a + t0 * as;
+#define B32_TILE(R_, T_) tile_b32(R_, T_, n, o, os, wr, ws, bytes, at, as, has_min, weights)
+            TILE_SWITCH(R, T, B32_TILE)
+#undef B32_TILE
+        }
+}
 
-BLOCK32_DOT(q4_0, block_q4_0, false)
-BLOCK32_DOT(q5_0, block_q5_0, false)
-BLOCK32_DOT(q8_0, block_q8_0, false)
-BLOCK32_DOT(q4_1, block_q4_1, true)
-BLOCK32_DOT(q5_1, block_q5_1, true)
+#define BLOCK32_GEMM(name, block_t, has_min)                                                     \
+    static void name##_gemm(int64_t n, float *out, int64_t os, const void *w, size_t ws, int64_t nr, const void *a, \
+                            size_t as, int64_t nt) {                                              \
+        gemm_b32(n, out, os, w, ws, nr, a, as, nt, sizeof(block_t), has_min, name##_bytes);       \
+    }                                                                                             \
+    static void name##_vec_dot(int64_t n, float *out, const void *w, const void *a) {       \
+        tile_b32(1, 1, n, out, 0, w, 0, sizeof(block_t), a, 0, has_min, name##_bytes);            \
+    }
+BLOCK32_GEMM(q4_0, block_q4_0, false)
+BLOCK32_GEMM(q5_0, block_q5_0, false)
+BLOCK32_GEMM(q8_0, block_q8_0, false)
+BLOCK32_GEMM(q4_1, block_q4_1, true)
+BLOCK32_GEMM(q5_1, block_q5_1, true)
 
 /* ---- activation quantizers ---- */
 
@@ -427,14 +516,14 @@ static void q6_K_vec_dot(int64_t n, float *out, const void *w, const void *a) {
 /* ---- the table: NULL fields come from the scalar one ---- */
 
 static const seek_type_kernels avx2_table[SEEK_TYPE_COUNT] = {
-    [SEEK_TYPE_F32] = {.vec_dot = f32_vec_dot},
-    [SEEK_TYPE_F16] = {.to_float = f16_to_float, .from_float = f16_from_float, .vec_dot = f16_vec_dot},
-    [SEEK_TYPE_BF16] = {.to_float = bf16_to_float, .vec_dot = bf16_vec_dot},
-    [SEEK_TYPE_Q4_0] = {.vec_dot = q4_0_vec_dot},
-    [SEEK_TYPE_Q4_1] = {.vec_dot = q4_1_vec_dot},
-    [SEEK_TYPE_Q5_0] = {.vec_dot = q5_0_vec_dot},
-    [SEEK_TYPE_Q5_1] = {.vec_dot = q5_1_vec_dot},
-    [SEEK_TYPE_Q8_0] = {.from_float = q8_0_from_float, .vec_dot = q8_0_vec_dot},
+    [SEEK_TYPE_F32] = {.vec_dot = f32_vec_dot, .gemm = f32_gemm},
+    [SEEK_TYPE_F16] = {.to_float = f16_to_float, .from_float = f16_from_float, .vec_dot = f16_vec_dot, .gemm = f16_gemm},
+    [SEEK_TYPE_BF16] = {.to_float = bf16_to_float, .vec_dot = bf16_vec_dot, .gemm = bf16_gemm},
+    [SEEK_TYPE_Q4_0] = {.vec_dot = q4_0_vec_dot, .gemm = q4_0_gemm},
+    [SEEK_TYPE_Q4_1] = {.vec_dot = q4_1_vec_dot, .gemm = q4_1_gemm},
+    [SEEK_TYPE_Q5_0] = {.vec_dot = q5_0_vec_dot, .gemm = q5_0_gemm},
+    [SEEK_TYPE_Q5_1] = {.vec_dot = q5_1_vec_dot, .gemm = q5_1_gemm},
+    [SEEK_TYPE_Q8_0] = {.from_float = q8_0_from_float, .vec_dot = q8_0_vec_dot, .gemm = q8_0_gemm},
     [SEEK_TYPE_Q8_1] = {.from_float = q8_1_from_float},
     [SEEK_TYPE_Q4_K] = {.vec_dot = q4_K_vec_dot},
     [SEEK_TYPE_Q5_K] = {.vec_dot = q5_K_vec_dot},
