@@ -593,38 +593,31 @@ typedef struct {
     float d, dmin;
 } kblock_ints;
 
-static inline void q4_K_unpack(const void *blk, kblock_ints *b) {
-    const block_q4_K *x = blk;
+/* The parts Q4_K and Q5_K share: d, dmin, the 6-bit scales/mins and the low nibbles. */
+static inline void k4_unpack_common(seek_f16 d, seek_f16 dmin, const uint8_t *scales, const uint8_t *qs, kblock_ints *b) {
     uint8_t sc[8], mn[8];
-    seek_k4_unpack_scales(x->scales, sc, mn);
-    b->d = seek_f16_to_f32(x->d);
-    b->dmin = seek_f16_to_f32(x->dmin);
+    seek_k4_unpack_scales(scales, sc, mn);
+    b->d = seek_f16_to_f32(d);
+    b->dmin = seek_f16_to_f32(dmin);
     for (int g = 0; g < QK_K / 16; g++) {
         b->scale[g] = sc[g / 2];
         b->min[g] = mn[g / 2];
     }
     for (int j = 0; j < QK_K; j++) {
-        const uint8_t byte = x->qs[(j / 64) * 32 + j % 32];
+        const uint8_t byte = qs[(j / 64) * 32 + j % 32];
         b->q[j] = (int8_t)((j / 32) % 2 ? byte >> 4 : byte & 0xf);
     }
 }
 
+static inline void q4_K_unpack(const void *blk, kblock_ints *b) {
+    const block_q4_K *x = blk;
+    k4_unpack_common(x->d, x->dmin, x->scales, x->qs, b);
+}
+
 static inline void q5_K_unpack(const void *blk, kblock_ints *b) {
     const block_q5_K *x = blk;
-    uint8_t sc[8], mn[8];
-    seek_k4_unpack_scales(x->scales, sc, mn);
-    b->d = seek_f16_to_f32(x->d);
-    b->dmin = seek_f16_to_f32(x->dmin);
-    for (int g = 0; g < QK_K / 16; g++) {
-        b->scale[g] = sc[g / 2];
-        b->min[g] = mn[g / 2];
-    }
-    for (int j = 0; j < QK_K; j++) {
-        const uint8_t byte = x->qs[(j / 64) * 32 + j % 32];
-        const int lo = (j / 32) % 2 ? byte >> 4 : byte & 0xf;
-        const int hi = (x->qh[j % 32] >> (j / 32)) & 1;
-        b->q[j] = (int8_t)(lo | hi << 4);
-    }
+    k4_unpack_common(x->d, x->dmin, x->scales, x->qs, b);
+    for (int j = 0; j < QK_K; j++) b->q[j] = (int8_t)(b->q[j] | ((x->qh[j % 32] >> (j / 32)) & 1) << 4);
 }
 
 static inline void q6_K_unpack(const void *blk, kblock_ints *b) {

@@ -77,33 +77,31 @@ static int cand_desc(const void *a, const void *b) {
     return ((const seek_candidate *)a)->id - ((const seek_candidate *)b)->id; /* ties: lower id first */
 }
 
+/* Restores the min-heap order (worst candidate on top) of c[0..k) below position j. */
+static void sift_down(seek_candidate *c, int32_t k, int32_t j) {
+    for (;;) {
+        int32_t l = 2 * j + 1, r = l + 1, m = j;
+        if (l < k && cand_desc(&c[l], &c[m]) > 0) m = l;
+        if (r < k && cand_desc(&c[r], &c[m]) > 0) m = r;
+        if (m == j) return;
+        seek_candidate t = c[j];
+        c[j] = c[m];
+        c[m] = t;
+        j = m;
+    }
+}
+
 /* Moves the k largest candidates to the front, sorted descending (heap select, then sort). */
 static void select_top(seek_candidate *c, int32_t n, int32_t k) {
     if (k >= n) {
         qsort(c, (size_t)n, sizeof *c, cand_desc);
         return;
     }
-    /* min-heap of the best k on c[0..k) */
-    for (int32_t i = k / 2 - 1; i >= 0; i--)
-        for (int32_t j = i;;) {
-            int32_t l = 2 * j + 1, r = l + 1, m = j;
-            if (l < k && cand_desc(&c[l], &c[m]) > 0) m = l;
-            if (r < k && cand_desc(&c[r], &c[m]) > 0) m = r;
-            if (m == j) break;
-            seek_candidate t = c[j]; c[j] = c[m]; c[m] = t;
-            j = m;
-        }
+    for (int32_t i = k / 2 - 1; i >= 0; i--) sift_down(c, k, i);
     for (int32_t i = k; i < n; i++) {
         if (cand_desc(&c[i], &c[0]) >= 0) continue; /* not better than the worst kept */
         c[0] = c[i];
-        for (int32_t j = 0;;) {
-            int32_t l = 2 * j + 1, r = l + 1, m = j;
-            if (l < k && cand_desc(&c[l], &c[m]) > 0) m = l;
-            if (r < k && cand_desc(&c[r], &c[m]) > 0) m = r;
-            if (m == j) break;
-            seek_candidate t = c[j]; c[j] = c[m]; c[m] = t;
-            j = m;
-        }
+        sift_down(c, k, 0);
     }
     qsort(c, (size_t)k, sizeof *c, cand_desc);
 }
