@@ -45,6 +45,23 @@ static void test_vec(seek_isa isa) {
         CHECK(md <= 1e-6, "%s axpy/scale n=%lld differ by %g", seek_isa_name(isa), (long long)n, md);
         free(x), free(y), free(y2);
     }
+    /* scores / weighted_sum over a block of 13 rows (odd, so the 4-at-a-time path has a tail) */
+    const int64_t dims[] = {8, 64, 72, 128};
+    for (int k = 0; k < 4; k++) {
+        const int64_t n = dims[k], stride = n + 8;
+        float q[128], m[13 * 136], p[13], s1[13], s2[13], a1[128], a2[128];
+        for (int64_t i = 0; i < n; i++) q[i] = frand(), a1[i] = a2[i] = frand();
+        for (int64_t i = 0; i < 13 * stride; i++) m[i] = frand();
+        for (int j = 0; j < 13; j++) p[j] = 0.5f + 0.5f * frand();
+        v->scores(s1, q, m, stride, 13, n);
+        s->scores(s2, q, m, stride, 13, n);
+        v->weighted_sum(a1, p, m, stride, 13, n);
+        s->weighted_sum(a2, p, m, stride, 13, n);
+        double md = 0;
+        for (int j = 0; j < 13; j++) md = fmax(md, fabs(s1[j] - s2[j]));
+        for (int64_t i = 0; i < n; i++) md = fmax(md, fabs(a1[i] - a2[i]));
+        CHECK(md <= 1e-5, "%s scores/weighted_sum n=%lld differ by %g", seek_isa_name(isa), (long long)n, md);
+    }
 }
 
 int main(void) {

@@ -33,9 +33,10 @@ void op_kv_store(const seek_exec *ex, seek_kv_cache *kv, int64_t layer, const fl
  * rescale of what was accumulated, then the block's values weighted by exp(score - max). */
 static void row_update(const seek_vec_kernels *vk, float *acc, float *mx, float *l, float *sc, const float *qh,
                        const float *kb, const float *vb, int64_t stride, int32_t nb, int64_t hd, float scale) {
+    vk->scores(sc, qh, kb, stride, nb, hd);
     float bmax = -INFINITY;
     for (int32_t j = 0; j < nb; j++) {
-        sc[j] = scale * vk->dot(qh, kb + (int64_t)j * stride, hd);
+        sc[j] *= scale;
         if (sc[j] > bmax) bmax = sc[j];
     }
     float new_max = bmax > *mx ? bmax : *mx;
@@ -46,10 +47,10 @@ static void row_update(const seek_vec_kernels *vk, float *acc, float *mx, float 
     }
     *mx = new_max;
     for (int32_t j = 0; j < nb; j++) {
-        float p = expf(sc[j] - new_max);
-        *l += p;
-        vk->axpy(acc, p, vb + (int64_t)j * stride, hd);
+        sc[j] = expf(sc[j] - new_max);
+        *l += sc[j];
     }
+    vk->weighted_sum(acc, sc, vb, stride, nb, hd);
 }
 
 void op_attention(const seek_exec *ex, float *out, const float *q, const seek_kv_cache *kv, int64_t layer,

@@ -689,7 +689,8 @@ KBLOCK_KERNELS(q6_K, block_q6_K, false)
 
 /* ---- the table ---- */
 
-#define ROW(T, ACT, name, dot) [T] = {T, ACT, name##_to_float, name##_from_float, dot}
+#define ROW(T, ACT, name, dot) \
+    [T] = {.type = T, .act_type = ACT, .to_float = name##_to_float, .from_float = name##_from_float, .vec_dot = dot}
 
 static const seek_type_kernels scalar_table[SEEK_TYPE_COUNT] = {
     ROW(SEEK_TYPE_F32, SEEK_TYPE_F32, f32, f32_vec_dot),

@@ -15,7 +15,15 @@ static void scale_scalar(float *y, float a, int64_t n) {
     for (int64_t i = 0; i < n; i++) y[i] *= a;
 }
 
-static const seek_vec_kernels scalar = {dot_scalar, axpy_scalar, scale_scalar};
+static void scores_scalar(float *s, const float *q, const float *k, int64_t stride, int32_t nb, int64_t n) {
+    for (int32_t j = 0; j < nb; j++) s[j] = dot_scalar(q, k + j * stride, n);
+}
+
+static void weighted_sum_scalar(float *acc, const float *p, const float *v, int64_t stride, int32_t nb, int64_t n) {
+    for (int32_t j = 0; j < nb; j++) axpy_scalar(acc, p[j], v + j * stride, n);
+}
+
+static const seek_vec_kernels scalar = {dot_scalar, axpy_scalar, scale_scalar, scores_scalar, weighted_sum_scalar};
 
 const seek_vec_kernels *seek_vec_for(seek_isa isa) {
     const seek_vec_kernels *k = isa >= SEEK_ISA_AVX2 ? seek_vec_avx2() : NULL;

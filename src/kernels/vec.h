@@ -12,6 +12,10 @@ typedef struct {
     float (*dot)(const float *x, const float *y, int64_t n);
     void (*axpy)(float *y, float a, const float *x, int64_t n); /* y += a * x */
     void (*scale)(float *y, float a, int64_t n);                /* y *= a */
+    /* attention's two halves over a block of nb rows spaced `stride` floats apart:
+     * s[j] = q . k_j, and acc += sum_j p[j] v_j (accumulator kept in registers) */
+    void (*scores)(float *s, const float *q, const float *k, int64_t stride, int32_t nb, int64_t n);
+    void (*weighted_sum)(float *acc, const float *p, const float *v, int64_t stride, int32_t nb, int64_t n);
 } seek_vec_kernels;
 
 const seek_vec_kernels *seek_vec_for(seek_isa isa);
