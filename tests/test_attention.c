@@ -55,6 +55,11 @@ static void test_vec(seek_isa isa) {
         for (int j = 0; j < 13; j++) p[j] = 0.5f + 0.5f * frand();
         v->scores(s1, q, m, stride, 13, n);
         s->scores(s2, q, m, stride, 13, n);
+        float r1[3 * 16], r2[3 * 16]; /* three rows (a pair and a single) of q = rows of m */
+        v->scores_rows(r1, 16, m, stride, 3, m + 3 * stride, stride, 13 - 3, n);
+        s->scores_rows(r2, 16, m, stride, 3, m + 3 * stride, stride, 13 - 3, n);
+        for (int i = 0; i < 3; i++)
+            for (int j = 0; j < 10; j++) CHECK(fabs(r1[i * 16 + j] - r2[i * 16 + j]) <= 1e-5, "%s scores_rows", seek_isa_name(isa));
         v->weighted_sum(a1, p, m, stride, 13, n);
         s->weighted_sum(a2, p, m, stride, 13, n);
         double md = 0;
@@ -62,6 +67,15 @@ static void test_vec(seek_isa isa) {
         for (int64_t i = 0; i < n; i++) md = fmax(md, fabs(a1[i] - a2[i]));
         CHECK(md <= 1e-5, "%s scores/weighted_sum n=%lld differ by %g", seek_isa_name(isa), (long long)n, md);
     }
+    /* exp_sum against expf over the softmax range [-100, 0]: relative error <= 3 ulp (2^-22)
+     * where expf is a normal float, absolute error <= 2^-126 where it is subnormal (flushed) */
+    float e1[1000], e2[1000];
+    for (int j = 0; j < 1000; j++) e1[j] = e2[j] = -100.0f * (float)j / 999.0f + 5.0f;
+    float sum1 = v->exp_sum(e1, 1000, 5.0f), sum2 = s->exp_sum(e2, 1000, 5.0f);
+    double worst = 0;
+    for (int j = 0; j < 1000; j++)
+        worst = fmax(worst, e2[j] >= 0x1p-126f ? fabs(e1[j] - e2[j]) / e2[j] : (fabs(e1[j] - e2[j]) <= 0x1p-126f ? 0 : 1));
+    CHECK(worst <= 0x1p-22 && fabs(sum1 - sum2) <= 1e-6 * sum2, "%s exp_sum: worst relative error %g", seek_isa_name(isa), worst);
 }
 
 int main(void) {

@@ -29,11 +29,11 @@ void op_kv_store(const seek_exec *ex, seek_kv_cache *kv, int64_t layer, const fl
     seek_pool_barrier(ex);
 }
 
-/* Online-softmax update of one query row with one block of nb keys: scores, new running max,
- * rescale of what was accumulated, then the block's values weighted by exp(score - max). */
-static void row_update(const seek_vec_kernels *vk, float *acc, float *mx, float *l, float *sc, const float *qh,
-                       const float *kb, const float *vb, int64_t stride, int32_t nb, int64_t hd, float scale) {
-    vk->scores(sc, qh, kb, stride, nb, hd);
+/* Online-softmax update of one query row with one block of nb keys whose scores q.k_j are in
+ * sc: new running max, rescale of what was accumulated, then the block's values weighted by
+ * exp(score - max). */
+static void row_update(const seek_vec_kernels *vk, float *acc, float *mx, float *l, float *sc, const float *vb,
+                       int64_t stride, int32_t nb, int64_t hd, float scale) {
     float bmax = -INFINITY;
     for (int32_t j = 0; j < nb; j++) {
         sc[j] *= scale;
@@ -46,10 +46,7 @@ static void row_update(const seek_vec_kernels *vk, float *acc, float *mx, float 
         *l *= corr;
     }
     *mx = new_max;
-    for (int32_t j = 0; j < nb; j++) {
-        sc[j] = expf(sc[j] - new_max);
-        *l += sc[j];
-    }
+    *l += vk->exp_sum(sc, nb, new_max);
     vk->weighted_sum(acc, sc, vb, stride, nb, hd);
 }
 
@@ -85,11 +82,12 @@ void op_attention(const seek_exec *ex, float *out, const float *q, const seek_kv
                 const int32_t n_keys = pos[t] + 1;
                 if (b0 >= n_keys) continue;
                 const int32_t nb = n_keys - b0 < SEEK_KV_BLOCK ? n_keys - b0 : SEEK_KV_BLOCK;
-                for (int64_t r = 0; r < rep; r++) {
-                    const int64_t i = (t - t0) * rep + r;
-                    row_update(vk, acc + i * hd, &mx[i], &l[i], sc + i * SEEK_KV_BLOCK,
-                               q + t * q_row + (g * rep + r) * hd, kb, vb, kv->kv_dim, nb, hd, s->scale);
-                }
+                /* the rep heads of token t sharing kv head g are consecutive rows of q */
+                const int64_t i0 = (t - t0) * rep;
+                vk->scores_rows(sc + i0 * SEEK_KV_BLOCK, SEEK_KV_BLOCK, q + t * q_row + g * rep * hd, hd, (int32_t)rep, kb,
+                                kv->kv_dim, nb, hd);
+                for (int64_t i = i0; i < i0 + rep; i++)
+                    row_update(vk, acc + i * hd, &mx[i], &l[i], sc + i * SEEK_KV_BLOCK, vb, kv->kv_dim, nb, hd, s->scale);
             }
         }
         for (int64_t t = t0; t < t1; t++)

@@ -1,6 +1,8 @@
 /* Scalar fp32 vector kernels (the reference) and the choice of variant. */
 #include "kernels/vec.h"
 
+#include <math.h>
+
 static float dot_scalar(const float *x, const float *y, int64_t n) {
     float s = 0;
     for (int64_t i = 0; i < n; i++) s += x[i] * y[i];
@@ -19,11 +21,23 @@ static void scores_scalar(float *s, const float *q, const float *k, int64_t stri
     for (int32_t j = 0; j < nb; j++) s[j] = dot_scalar(q, k + j * stride, n);
 }
 
+static void scores_rows_scalar(float *s, int64_t s_stride, const float *q, int64_t q_stride, int32_t nq, const float *k,
+                               int64_t stride, int32_t nb, int64_t n) {
+    for (int32_t i = 0; i < nq; i++) scores_scalar(s + i * s_stride, q + i * q_stride, k, stride, nb, n);
+}
+
 static void weighted_sum_scalar(float *acc, const float *p, const float *v, int64_t stride, int32_t nb, int64_t n) {
     for (int32_t j = 0; j < nb; j++) axpy_scalar(acc, p[j], v + j * stride, n);
 }
 
-static const seek_vec_kernels scalar = {dot_scalar, axpy_scalar, scale_scalar, scores_scalar, weighted_sum_scalar};
+static float exp_sum_scalar(float *s, int32_t n, float m) {
+    float sum = 0;
+    for (int32_t j = 0; j < n; j++) sum += s[j] = expf(s[j] - m);
+    return sum;
+}
+
+static const seek_vec_kernels scalar = {dot_scalar,  axpy_scalar,         scale_scalar,  scores_scalar,
+                                        scores_rows_scalar, weighted_sum_scalar, exp_sum_scalar};
 
 const seek_vec_kernels *seek_vec_for(seek_isa isa) {
     const seek_vec_kernels *k = isa >= SEEK_ISA_AVX2 ? seek_vec_avx2() : NULL;

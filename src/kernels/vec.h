@@ -15,7 +15,12 @@ typedef struct {
     /* attention's two halves over a block of nb rows spaced `stride` floats apart:
      * s[j] = q . k_j, and acc += sum_j p[j] v_j (accumulator kept in registers) */
     void (*scores)(float *s, const float *q, const float *k, int64_t stride, int32_t nb, int64_t n);
+    /* scores for nq query rows (q_stride apart) at once: s[i * s_stride + j] = q_i . k_j */
+    void (*scores_rows)(float *s, int64_t s_stride, const float *q, int64_t q_stride, int32_t nq, const float *k,
+                        int64_t stride, int32_t nb, int64_t n);
     void (*weighted_sum)(float *acc, const float *p, const float *v, int64_t stride, int32_t nb, int64_t n);
+    /* s[j] = exp(s[j] - m) for j < n, returning their sum (the softmax numerators) */
+    float (*exp_sum)(float *s, int32_t n, float m);
 } seek_vec_kernels;
 
 const seek_vec_kernels *seek_vec_for(seek_isa isa);
