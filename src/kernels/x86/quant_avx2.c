@@ -65,33 +65,31 @@ ALWAYS_INLINE void half_to_float(const void *src, float *dst, int64_t n, load8_f
 static void f16_to_float(const void *src, float *dst, int64_t n) { half_to_float(src, dst, n, load8_f16, load1_f16); }
 /* ---- tiled products (gemm): one accumulator per output, so any tile shape rounds alike ---- */
 
-/* Calls TILE(R, T) with compile-time R <= 4, T <= 2 equal to the runtime r, t. */
+/* Calls TILE(R, T) with compile-time R <= 2, T <= 3 equal to the runtime r, t. */
 #define TILE_SWITCH(r, t, TILE)                                                                   \
     switch ((r) * 4 + (t)) {                                                                      \
-    case 4 * 4 + 2: TILE(4, 2); break;                                                            \
-    case 4 * 4 + 1: TILE(4, 1); break;                                                            \
-    case 3 * 4 + 2: TILE(3, 2); break;                                                            \
-    case 3 * 4 + 1: TILE(3, 1); break;                                                            \
+    case 2 * 4 + 3: TILE(2, 3); break;                                                            \
     case 2 * 4 + 2: TILE(2, 2); break;                                                            \
     case 2 * 4 + 1: TILE(2, 1); break;                                                            \
+    case 1 * 4 + 3: TILE(1, 3); break;                                                            \
     case 1 * 4 + 2: TILE(1, 2); break;                                                            \
     default: TILE(1, 1); break;                                                                   \
     }
 #define GEMM_ROWS 2
-#define GEMM_TOKS 2
+#define GEMM_TOKS 3
 
 /* R weight rows x T activation rows of a float-family type. Each output has two 8-wide FMA
  * accumulators (even and odd k-steps of 8, for two independent chains), summed horizontally
  * once, then the scalar tail: the same sequence for every output whatever R and T are. */
 ALWAYS_INLINE void tile_plain(const int R, const int T, int64_t n, float *out, int64_t os, const uint8_t *w, size_t ws,
                               const float *a, int64_t as, load8_fn load8, load1_fn load1) {
-    __m256 acc[4][2][2];
+    __m256 acc[2][3][2];
     _Pragma("GCC unroll 4") for (int r = 0; r < R; r++)
         _Pragma("GCC unroll 4") for (int t = 0; t < T; t++) acc[r][t][0] = acc[r][t][1] = _mm256_setzero_ps();
     int64_t i = 0;
     for (; i + 16 <= n; i += 16)
         _Pragma("GCC unroll 2") for (int h = 0; h < 2; h++) {
-            __m256 wv[4];
+            __m256 wv[2];
             _Pragma("GCC unroll 4") for (int r = 0; r < R; r++) wv[r] = load8(w + r * ws, i + 8 * h);
             _Pragma("GCC unroll 4") for (int t = 0; t < T; t++) {
                 const __m256 av = _mm256_loadu_ps(a + t * as + i + 8 * h);
@@ -215,7 +213,7 @@ typedef __m256i (*bytes_fn)(const uint8_t *blk);
 
 
 #define B32_ROWS 2
-#define B32_TOKS 2
+#define B32_TOKS 3
 
 /* R weight rows x T activation rows of a 32-value block format: per block and output,
  * acc += d_w*d_a * (integer dot) into one of two accumulators (even / odd blocks), and for the
@@ -225,8 +223,8 @@ ALWAYS_INLINE void tile_b32(const int R, const int T, int64_t n, float *out, int
     const int64_t nb = n / QK;
     const size_t abytes = has_min ? sizeof(block_q8_1) : sizeof(block_q8_0);
     const size_t qa_off = has_min ? offsetof(block_q8_1, qs) : offsetof(block_q8_0, qs);
-    __m256 acc[4][2][2];
-    float summ[4][2];
+    __m256 acc[2][3][2];
+    float summ[2][3];
     _Pragma("GCC unroll 4") for (int r = 0; r < R; r++)
         _Pragma("GCC unroll 4") for (int t = 0; t < T; t++) {
             acc[r][t][0] = acc[r][t][1] = _mm256_setzero_ps();
@@ -234,8 +232,8 @@ ALWAYS_INLINE void tile_b32(const int R, const int T, int64_t n, float *out, int
         }
     for (int64_t b = 0; b < nb; b++) {
         const int h = (int)(b & 1);
-        __m256i wq[4];
-        float dw[4], mw[4];
+        __m256i wq[2];
+        float dw[2], mw[2];
         _Pragma("GCC unroll 4") for (int r = 0; r < R; r++) {
             const uint8_t *x = w + r * ws + b * bytes;
             wq[r] = weights(x);
