@@ -54,6 +54,11 @@ seek_status seek_session_feed(seek_session *s, const int32_t *tokens, int32_t n,
     return SEEK_OK;
 }
 
+void seek_session_reset(seek_session *s) {
+    seek_seq_truncate(s->ctx, s->seq, 0);
+    s->n_tokens = 0;
+}
+
 seek_status seek_session_push(seek_session *s, int32_t token) {
     if (s->n_tokens >= s->cap) return seek_errorf(SEEK_ERR_FULL, "the context is full (%d tokens)", s->cap);
     seek_batch_clear(&s->batch);

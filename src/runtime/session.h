@@ -22,6 +22,8 @@ void seek_session_free(seek_session *s);
  * drops the rest, processes the new tokens in batches, and leaves the last token's logits current.
  * *n_new (if given) receives how many tokens were processed. */
 seek_status seek_session_feed(seek_session *s, const int32_t *tokens, int32_t n, int32_t *n_new);
+/* Forgets everything the cache holds for the session's sequence. */
+void seek_session_reset(seek_session *s);
 /* Appends one token (a decode step). */
 seek_status seek_session_push(seek_session *s, int32_t token);
 const float *seek_session_logits(const seek_session *s);

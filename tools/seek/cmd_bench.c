@@ -11,16 +11,14 @@
 #include "kernels/quant.h"
 
 static double run_pp(seek_session *s, const int32_t *ids, int32_t n) {
-    seek_seq_truncate(s->ctx, s->seq, 0);
-    s->n_tokens = 0;
+    seek_session_reset(s);
     double t0 = now_seconds();
     if (seek_session_feed(s, ids, n, NULL)) return -1;
     return now_seconds() - t0;
 }
 
 static double run_tg(seek_session *s, const int32_t *ids, int32_t n) {
-    seek_seq_truncate(s->ctx, s->seq, 0);
-    s->n_tokens = 0;
+    seek_session_reset(s);
     double t0 = now_seconds();
     for (int32_t i = 0; i < n; i++)
         if (seek_session_push(s, ids[i])) return -1;

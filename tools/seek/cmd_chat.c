@@ -74,7 +74,7 @@ int cmd_chat(int argc, char **argv) {
         int32_t *ids = text ? tokenize_alloc(m, text, false, &n_ids) : NULL;
         free(text);
         if (!ids) goto done;
-        if (no_cache) seek_seq_truncate(ctx, 0, 0), s.n_tokens = 0;
+        if (no_cache) seek_session_reset(&s); /* the whole conversation is processed again */
         seek_sampler_reset(&smp);
         for (int32_t i = 0; i < n_ids; i++) seek_sampler_accept(&smp, ids[i]);
         double t0 = now_seconds();
