@@ -1,6 +1,7 @@
-/* AVX-512 (F/BW/VL/DQ) dot products for the most used weight formats: F32, F16, Q8_0, Q4_0,
- * Q4_K, Q6_K. Everything else comes from the AVX2 table, then the scalar one. Deliberately plain:
- * 512-bit versions of the AVX2 kernels, two 32-blocks or one 64-value chunk per vector.
+/* AVX-512 (F/BW/VL/DQ) dot products for the k-quants Q4_K and Q6_K. Everything else comes from
+ * the AVX2 table, then the scalar one: for F32/F16/BF16 and the 32-value formats the AVX2 table's
+ * tiled gemm beats an untiled 512-bit dot product in prefill, and a table only inherits a gemm
+ * together with its own vec_dot. Deliberately plain: 512-bit versions of the AVX2 kernels.
  * The kernels do not use VNNI, and with GCC we switch it off even though CMake passes
  * -mavx512vnni, so the file runs on AVX-512 CPUs without it; clang cannot drop a feature per
  * file (and fuses maddubs+madd into vpdpbusd), so there seek_avx512_uses_vnni tells dispatch.c
@@ -33,84 +34,8 @@ ALWAYS_INLINE int hsum_epi32_128(__m128i s) {
     return _mm_cvtsi128_si32(s);
 }
 
-/* ---- F32, F16: 16 per step, two accumulators, a masked tail ---- */
-
-ALWAYS_INLINE __m512 load16_f32(const void *p, int64_t i, __mmask16 m) {
-    return _mm512_maskz_loadu_ps(m, (const float *)p + i);
-}
-ALWAYS_INLINE __m512 load16_f16(const void *p, int64_t i, __mmask16 m) {
-    return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, (const seek_f16 *)p + i));
-}
-
-typedef __m512 (*load16_fn)(const void *p, int64_t i, __mmask16 m);
-
-ALWAYS_INLINE float dot_plain(int64_t n, const void *w, const float *a, load16_fn load16) {
-    __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
-    const __mmask16 all = 0xffff;
-    int64_t i = 0;
-    for (; i + 32 <= n; i += 32) {
-        acc0 = _mm512_fmadd_ps(load16(w, i, all), _mm512_loadu_ps(a + i), acc0);
-        acc1 = _mm512_fmadd_ps(load16(w, i + 16, all), _mm512_loadu_ps(a + i + 16), acc1);
-    }
-    for (; i < n; i += 16) {
-        const __mmask16 m = n - i >= 16 ? all : (__mmask16)((1u << (n - i)) - 1);
-        acc0 = _mm512_fmadd_ps(load16(w, i, m), _mm512_maskz_loadu_ps(m, a + i), acc0);
-    }
-    return _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
-}
-
-static void f32_vec_dot(int64_t n, float *out, const void *w, const void *a) { *out = dot_plain(n, w, a, load16_f32); }
-static void f16_vec_dot(int64_t n, float *out, const void *w, const void *a) { *out = dot_plain(n, w, a, load16_f16); }
-
-/* ---- Q4_0, Q8_0 against Q8_0: two blocks per 512-bit vector ---- */
-
-ALWAYS_INLINE __m256i q4_0_bytes(const uint8_t *blk) {
-    const __m128i t = _mm_loadu_si128((const __m128i *)((const block_q4_0 *)blk)->qs);
-    const __m256i b = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(t, 4), t), _mm256_set1_epi8(0x0f));
-    return _mm256_sub_epi8(b, _mm256_set1_epi8(8));
-}
-ALWAYS_INLINE __m256i q8_0_bytes(const uint8_t *blk) {
-    return _mm256_loadu_si256((const __m256i *)((const block_q8_0 *)blk)->qs);
-}
-
-typedef __m256i (*bytes_fn)(const uint8_t *blk);
-
-/* Sixteen int32 partial sums of x*y for signed bytes (|x| <= 128, y in -127..127): |x| times y
- * with x's sign moved onto y, as AVX2's sign trick. */
-ALWAYS_INLINE __m512i dot_i8(__m512i x, __m512i y) {
-    const __m512i sy = _mm512_mask_sub_epi8(y, _mm512_movepi8_mask(x), _mm512_setzero_si512(), y);
-    return _mm512_madd_epi16(_mm512_maddubs_epi16(_mm512_abs_epi8(x), sy), _mm512_set1_epi16(1));
-}
-
 ALWAYS_INLINE __m512i join(__m256i lo, __m256i hi) {
     return _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
-}
-
-/* An odd last block goes through with a zero partner block and a zero scale. */
-ALWAYS_INLINE void dot_blocks32(int64_t n, float *out, const void *w, size_t bytes, const void *a, bytes_fn weights) {
-    const int64_t nb = n / QK;
-    const uint8_t *x = w;
-    const block_q8_0 *y = a;
-    __m512 acc = _mm512_setzero_ps();
-    for (int64_t i = 0; i < nb; i += 2) {
-        const bool pair = i + 1 < nb;
-        const uint8_t *x0 = x + i * bytes, *x1 = x0 + bytes;
-        const __m256i w1 = pair ? weights(x1) : _mm256_setzero_si256();
-        const __m256i a1 = pair ? _mm256_loadu_si256((const __m256i *)y[i + 1].qs) : _mm256_setzero_si256();
-        const __m512i p = dot_i8(join(weights(x0), w1), join(_mm256_loadu_si256((const __m256i *)y[i].qs), a1));
-        const float d0 = f16_at(x0) * _cvtsh_ss(y[i].d);
-        const float d1 = pair ? f16_at(x1) * _cvtsh_ss(y[i + 1].d) : 0.0f;
-        const __m512 d = _mm512_insertf32x8(_mm512_set1_ps(d0), _mm256_set1_ps(d1), 1);
-        acc = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(p), acc);
-    }
-    *out = _mm512_reduce_add_ps(acc);
-}
-
-static void q4_0_vec_dot(int64_t n, float *out, const void *w, const void *a) {
-    dot_blocks32(n, out, w, sizeof(block_q4_0), a, q4_0_bytes);
-}
-static void q8_0_vec_dot(int64_t n, float *out, const void *w, const void *a) {
-    dot_blocks32(n, out, w, sizeof(block_q8_0), a, q8_0_bytes);
 }
 
 /* ---- Q4_K, Q6_K against Q8_K ---- */
@@ -182,10 +107,6 @@ static void q6_K_vec_dot(int64_t n, float *out, const void *w, const void *a) {
 }
 
 static const seek_type_kernels avx512_table[SEEK_TYPE_COUNT] = {
-    [SEEK_TYPE_F32] = {.vec_dot = f32_vec_dot},
-    [SEEK_TYPE_F16] = {.vec_dot = f16_vec_dot},
-    [SEEK_TYPE_Q4_0] = {.vec_dot = q4_0_vec_dot},
-    [SEEK_TYPE_Q8_0] = {.vec_dot = q8_0_vec_dot},
     [SEEK_TYPE_Q4_K] = {.vec_dot = q4_K_vec_dot},
     [SEEK_TYPE_Q6_K] = {.vec_dot = q6_K_vec_dot},
 };
