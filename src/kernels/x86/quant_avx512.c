@@ -22,12 +22,6 @@ const bool seek_avx512_uses_vnni = false;
 
 #define ALWAYS_INLINE static inline __attribute__((always_inline))
 
-ALWAYS_INLINE float f16_at(const void *p) {
-    seek_f16 h;
-    memcpy(&h, p, sizeof h);
-    return _cvtsh_ss(h);
-}
-
 ALWAYS_INLINE int hsum_epi32_128(__m128i s) {
     s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(1, 0, 3, 2)));
     s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(2, 3, 0, 1)));
