@@ -26,6 +26,12 @@ for t in 1 2; do
 done
 check "answers equal the fresh runs" 'cmp -s "$dir/cached" "$dir/fresh"'
 check "answers are not empty" '[ $(wc -l <"$dir/cached") -ge 3 ] && [ $(wc -c <"$dir/cached") -gt 30 ]'
+# a small context: the oldest turn is dropped instead of failing, and every turn is answered
+"$seek" chat --temp 0 -n 40 -c 160 --verbose <"$dir/in" >"$dir/small" 2>"$dir/small.err"
+rc=$?
+check "small context: exit 0 (got $rc)" '[ $rc -eq 0 ]'
+check "small context: oldest turn dropped" 'grep -q "dropped the oldest turn" "$dir/small.err"'
+check "small context: three turns processed" '[ $(grep -c "processed .* new tokens" "$dir/small.err") -eq 3 ]'
 if [ $fail -ne 0 ]; then echo "--- cached:"; cat "$dir/cached"; echo "--- fresh:"; cat "$dir/fresh"; cat "$dir/cached.err"; fi
 echo "test_chat: $pass passed, $fail failed"
 [ $fail -eq 0 ]

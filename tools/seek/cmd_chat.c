@@ -69,11 +69,29 @@ int cmd_chat(int argc, char **argv) {
         owned[n_owned++] = user;
         owned[n_owned++] = answer;
         msgs[n_msgs++] = (seek_chat_msg){"user", user};
-        char *text = seek_chat_render(m->chat_template, msgs, n_msgs, true, bos_text);
-        int32_t n_ids = 0, n_new = 0;
-        int32_t *ids = text ? tokenize_alloc(m, text, false, &n_ids) : NULL;
-        free(text);
-        if (!ids) goto done;
+        /* When the conversation outgrows 3/4 of the context (leaving room for the answer), the
+         * oldest user/assistant pair is dropped, as chat front ends do, and the rest re-rendered. */
+        int32_t n_ids = 0, n_new = 0, *ids = NULL;
+        for (;;) {
+            char *text = seek_chat_render(m->chat_template, msgs, n_msgs, true, bos_text);
+            ids = text ? tokenize_alloc(m, text, false, &n_ids) : NULL;
+            free(text);
+            if (!ids) goto done;
+            size_t first = msgs[0].role[0] == 's' ? 1 : 0; /* keep the system message */
+            if (n_ids <= ctx->params.n_ctx * 3 / 4 || n_msgs - first < 3) break;
+            free(ids);
+            ids = NULL;
+            memmove(&msgs[first], &msgs[first + 2], (n_msgs - first - 2) * sizeof msgs[0]);
+            n_msgs -= 2;
+            if (o.verbose) fprintf(stderr, "seek: context nearly full: dropped the oldest turn\n");
+        }
+        if (n_ids >= ctx->params.n_ctx) {
+            fprintf(stderr, "seek chat: this message (%d tokens with the template) does not fit the context (%d); use a "
+                            "larger -c\n", n_ids, ctx->params.n_ctx);
+            free(ids);
+            n_msgs--;
+            continue;
+        }
         if (no_cache) seek_session_reset(&s); /* the whole conversation is processed again */
         seek_sampler_reset(&smp);
         for (int32_t i = 0; i < n_ids; i++) seek_sampler_accept(&smp, ids[i]);

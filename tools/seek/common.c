@@ -250,7 +250,10 @@ int32_t generate(seek_session *s, seek_sampler *smp, int32_t n_predict, FILE *ou
         int32_t len = seek_token_to_piece(m->tok, tok, piece, sizeof piece, false);
         if (len > 0) utf8_stream_put(&u, piece, (size_t)(len < (int32_t)sizeof piece ? len : (int32_t)sizeof piece), out, capture, &cap_len, cap_size);
         if (n_predict >= 0 && n_gen >= n_predict) break;
-        if (s->n_tokens >= s->cap) break; /* context full: stop like llama.cpp without shifting */
+        if (s->n_tokens >= s->cap) { /* context full: stop like llama.cpp without --context-shift */
+            fprintf(stderr, "\nseek: the context is full (%d tokens); stopping (use a larger -c)\n", s->cap);
+            break;
+        }
         if (seek_session_push(s, tok)) {
             fprintf(stderr, "\nseek: %s\n", seek_last_error());
             return -1;
