@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "kernels/quant.h"
+#include "kernels/vec.h"
 
 void op_matmul(const seek_exec *ex, float *out, int64_t out_stride, const seek_weight *w, seek_act *a) {
     const seek_type_kernels *k = seek_kernels(w->type);
@@ -88,7 +89,7 @@ void op_add(const seek_exec *ex, float *x, const float *y, int64_t n_tok, int64_
 void op_swiglu(const seek_exec *ex, float *g, const float *u, int64_t n_tok, int64_t n) {
     int64_t lo, hi;
     seek_split(n_tok * n, ex->ith, ex->nth, &lo, &hi);
-    for (int64_t i = lo; i < hi; i++) g[i] = g[i] / (1.0f + expf(-g[i])) * u[i];
+    seek_vec()->swiglu(g + lo, u + lo, hi - lo);
     seek_pool_barrier(ex);
 }
 

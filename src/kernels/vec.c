@@ -36,8 +36,12 @@ static float exp_sum_scalar(float *s, int32_t n, float m) {
     return sum;
 }
 
-static const seek_vec_kernels scalar = {dot_scalar,  axpy_scalar,         scale_scalar,  scores_scalar,
-                                        scores_rows_scalar, weighted_sum_scalar, exp_sum_scalar};
+static void swiglu_scalar(float *g, const float *u, int64_t n) {
+    for (int64_t i = 0; i < n; i++) g[i] = g[i] / (1.0f + expf(-g[i])) * u[i];
+}
+
+static const seek_vec_kernels scalar = {dot_scalar,          axpy_scalar,    scale_scalar, scores_scalar, scores_rows_scalar,
+                                        weighted_sum_scalar, exp_sum_scalar, swiglu_scalar};
 
 const seek_vec_kernels *seek_vec_for(seek_isa isa) {
     const seek_vec_kernels *k = isa >= SEEK_ISA_AVX2 ? seek_vec_avx2() : NULL;

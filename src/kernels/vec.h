@@ -21,6 +21,8 @@ typedef struct {
     void (*weighted_sum)(float *acc, const float *p, const float *v, int64_t stride, int32_t nb, int64_t n);
     /* s[j] = exp(s[j] - m) for j < n, returning their sum (the softmax numerators) */
     float (*exp_sum)(float *s, int32_t n, float m);
+    /* g[i] = silu(g[i]) * u[i] = g[i] / (1 + exp(-g[i])) * u[i] (SwiGLU) */
+    void (*swiglu)(float *g, const float *u, int64_t n);
 } seek_vec_kernels;
 
 const seek_vec_kernels *seek_vec_for(seek_isa isa);
