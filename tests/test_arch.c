@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "fixture_io.h"
 #include "core/status.h"
 #include "runtime/context.h"
 
@@ -28,28 +29,6 @@ static const tiny_case cases[] = {
     {"llama_linear_q8", SEEK_ARCH_LLAMA, SEEK_ROPE_SCALING_LINEAR, SEEK_TYPE_Q8_0, false},
     {"llama_bf16", SEEK_ARCH_LLAMA, SEEK_ROPE_SCALING_NONE, SEEK_TYPE_BF16, true},
 };
-
-static int read_ids(const char *path, int32_t *ids, int cap) {
-    FILE *f = fopen(path, "r");
-    int n = 0;
-    if (!f) return -1;
-    while (n < cap && fscanf(f, "%d", &ids[n]) == 1) n++;
-    fclose(f);
-    return n;
-}
-
-static float *read_f32(const char *path, size_t n) {
-    float *p = malloc(n * sizeof(float));
-    FILE *f = fopen(path, "rb");
-    size_t got = f && p ? fread(p, sizeof(float), n, f) : 0;
-    int extra = f ? fgetc(f) : EOF;
-    if (f) fclose(f);
-    if (got != n || extra != EOF) {
-        free(p);
-        return NULL;
-    }
-    return p;
-}
 
 typedef struct {
     double max_abs, rms, ref_rms; /* over all positions and vocabulary entries */
@@ -134,9 +113,9 @@ static void test_case(const tiny_case *tc) {
 
     int32_t ids[N_TOK];
     snprintf(path, sizeof path, FIX "%s.ids.txt", tc->name);
-    int n = read_ids(path, ids, N_TOK);
+    int n = fixture_read_ids(path, ids, N_TOK);
     snprintf(path, sizeof path, FIX "%s.logits.f32", tc->name);
-    float *ref = read_f32(path, (size_t)N_TOK * (size_t)V);
+    float *ref = fixture_read_f32(path, (size_t)N_TOK * (size_t)V);
     CHECK(n == N_TOK && ref, "%s: fixtures (%d ids)", tc->name, n);
     float *got = malloc((size_t)N_TOK * (size_t)V * sizeof(float));
     float *step = malloc((size_t)N_TOK * (size_t)V * sizeof(float));
@@ -174,7 +153,7 @@ static void test_case(const tiny_case *tc) {
              * quantum (amax/127 of its block) the other way (none on this input: measured
              * 1.4e-6 with the AVX2 and scalar kernels): max |diff| <= 2e-3. */
             snprintf(path, sizeof path, FIX "%s.logits_q8act.f32", tc->name);
-            float *ref8 = read_f32(path, (size_t)N_TOK * (size_t)V);
+            float *ref8 = fixture_read_f32(path, (size_t)N_TOK * (size_t)V);
             CHECK(ref8 != NULL, "%s: %s", tc->name, path);
             if (ref8) {
                 diff_stats s8 = compare(got, ref8, N_TOK, V);

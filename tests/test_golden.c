@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "fixture_io.h"
 #include "core/status.h"
 #include "runtime/context.h"
 #include "runtime/sampler.h"
@@ -18,26 +19,15 @@
 
 static seek_model *model;
 
-static int read_ids(const char *path, int32_t *ids, int cap) {
-    FILE *f = fopen(path, "r");
-    int n = 0;
-    if (!f) return -1;
-    while (n < cap && fscanf(f, "%d", &ids[n]) == 1) n++;
-    fclose(f);
-    return n;
-}
-
 static void test_logits(seek_context *ctx, bool precise) {
     int32_t ids[64];
-    int n = read_ids(FIX "logits_prompt.txt", ids, 64);
+    int n = fixture_read_ids(FIX "logits_prompt.txt", ids, 64);
     CHECK(n == 64, "prompt fixture has %d ids", n);
     if (n != 64) return;
     const int64_t V = model->hp.n_vocab;
-    float *ref = malloc((size_t)V * sizeof(float));
-    FILE *f = fopen(FIX "logits_last.f32", "rb");
-    size_t got = f ? fread(ref, sizeof(float), (size_t)V, f) : 0;
-    if (f) fclose(f);
-    CHECK(got == (size_t)V, "logits fixture has %zu values", got);
+    float *ref = fixture_read_f32(FIX "logits_last.f32", (size_t)V);
+    CHECK(ref != NULL, "logits fixture missing or not %lld floats", (long long)V);
+    if (!ref) return;
     seek_batch b;
     seek_batch_init(&b, 64);
     for (int i = 0; i < 64; i++) seek_batch_add(&b, ids[i], i, 0, true);

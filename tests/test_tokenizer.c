@@ -340,18 +340,11 @@ static void kv_strs(gguf_w *w, const char *k, const char *const *v, size_t n) {
     for (size_t i = 0; i < n; i++) w_str(&w->b, v[i]);
     w->n_kv++;
 }
-static void kv_i32s(gguf_w *w, const char *k, const int32_t *v, size_t n) {
+/* An array of n 4-byte numbers of GGUF type `type` (5 = i32, 6 = f32). */
+static void kv_arr4(gguf_w *w, const char *k, uint32_t type, const void *v, size_t n) {
     w_str(&w->b, k);
     w_u32(&w->b, 9);
-    w_u32(&w->b, 5);
-    w_u64(&w->b, n);
-    buf_add(&w->b, v, n * 4);
-    w->n_kv++;
-}
-static void kv_f32s(gguf_w *w, const char *k, const float *v, size_t n) {
-    w_str(&w->b, k);
-    w_u32(&w->b, 9);
-    w_u32(&w->b, 6);
+    w_u32(&w->b, type);
     w_u64(&w->b, n);
     buf_add(&w->b, v, n * 4);
     w->n_kv++;
@@ -419,8 +412,8 @@ static void test_spm(void) {
     kv_str(&w, "general.architecture", "llama");
     kv_str(&w, "tokenizer.ggml.model", "llama");
     kv_strs(&w, "tokenizer.ggml.tokens", tokens, N);
-    kv_i32s(&w, "tokenizer.ggml.token_type", types, N);
-    kv_f32s(&w, "tokenizer.ggml.scores", scores, N);
+    kv_arr4(&w, "tokenizer.ggml.token_type", 5, types, N);
+    kv_arr4(&w, "tokenizer.ggml.scores", 6, scores, N);
     kv_u32(&w, "tokenizer.ggml.bos_token_id", 1);
     kv_u32(&w, "tokenizer.ggml.eos_token_id", 2);
     kv_u32(&w, "tokenizer.ggml.unknown_token_id", 0);
@@ -486,7 +479,7 @@ static void test_bad_metadata(void) {
         if (v != 0) kv_str(&w, "tokenizer.ggml.model", v == 1 ? "bert" : "gpt2");
         if (v == 5) kv_str(&w, "tokenizer.ggml.pre", "no-such-pre");
         if (v != 2) kv_strs(&w, "tokenizer.ggml.tokens", toks, 3);
-        if (v == 3) kv_i32s(&w, "tokenizer.ggml.token_type", (int32_t[]){1, 1}, 2);
+        if (v == 3) kv_arr4(&w, "tokenizer.ggml.token_type", 5, (int32_t[]){1, 1}, 2);
         const char *merges[] = {v == 4 ? "ab" : "a b"};
         kv_strs(&w, "tokenizer.ggml.merges", merges, 1);
         buf_t file = gguf_w_finish(&w);
