@@ -198,45 +198,51 @@ ALWAYS_INLINE __m256i q5_1_bytes(const uint8_t *blk) {
     return _mm256_or_si256(nibbles32(x->qs), _mm256_and_si256(bits32(x->qh), _mm256_set1_epi8(0x10)));
 }
 
-/* Eight int32 partial sums of x[j]*y[j]. Signed x: |x| <= 128 and y in -127..127 (the
- * activation quantizers never make -128), so the 16-bit pair sums cannot saturate. */
-ALWAYS_INLINE __m256i dot_i8(__m256i x, __m256i y) {
-    const __m256i p = _mm256_maddubs_epi16(_mm256_sign_epi8(x, x), _mm256_sign_epi8(y, x));
-    return _mm256_madd_epi16(p, _mm256_set1_epi16(1));
-}
-ALWAYS_INLINE __m256i dot_u8(__m256i x, __m256i y) {
-    return _mm256_madd_epi16(_mm256_maddubs_epi16(x, y), _mm256_set1_epi16(1));
-}
 
 typedef __m256i (*bytes_fn)(const uint8_t *blk);
 
 
 
 #define B32_ROWS 2
-#define B32_TOKS 3
+#define B32_TOKS 4
+
+/* Calls TILE(R, T) with compile-time R <= 2, T <= 4 equal to the runtime r, t. */
+#define B32_SWITCH(r, t, TILE)                                                                    \
+    switch ((r) * 8 + (t)) {                                                                      \
+    case 2 * 8 + 4: TILE(2, 4); break;                                                            \
+    case 2 * 8 + 3: TILE(2, 3); break;                                                            \
+    case 2 * 8 + 2: TILE(2, 2); break;                                                            \
+    case 2 * 8 + 1: TILE(2, 1); break;                                                            \
+    case 1 * 8 + 4: TILE(1, 4); break;                                                            \
+    case 1 * 8 + 3: TILE(1, 3); break;                                                            \
+    case 1 * 8 + 2: TILE(1, 2); break;                                                            \
+    default: TILE(1, 1); break;                                                                   \
+    }
 
 /* R weight rows x T activation rows of a 32-value block format: per block and output,
- * acc += d_w*d_a * (integer dot) into one of two accumulators (even / odd blocks), and for the
- * _1 formats summ += m_w * s_a; the same sequence for every output whatever R and T are. */
+ * acc += d_w*d_a * (integer dot) into the output's one accumulator, and for the _1 formats
+ * summ += m_w * s_a; the same sequence for every output whatever R and T are. Signed weights
+ * have their absolute values taken once per block for all T activation rows. */
 ALWAYS_INLINE void tile_b32(const int R, const int T, int64_t n, float *out, int64_t os, const uint8_t *w, size_t ws,
                             size_t bytes, const uint8_t *a, size_t as, bool has_min, bytes_fn weights) {
     const int64_t nb = n / QK;
     const size_t abytes = has_min ? sizeof(block_q8_1) : sizeof(block_q8_0);
     const size_t qa_off = has_min ? offsetof(block_q8_1, qs) : offsetof(block_q8_0, qs);
-    __m256 acc[2][3][2];
-    float summ[2][3];
+    const __m256i ones = _mm256_set1_epi16(1);
+    __m256 acc[2][4];
+    float summ[2][4];
     _Pragma("GCC unroll 4") for (int r = 0; r < R; r++)
         _Pragma("GCC unroll 4") for (int t = 0; t < T; t++) {
-            acc[r][t][0] = acc[r][t][1] = _mm256_setzero_ps();
+            acc[r][t] = _mm256_setzero_ps();
             summ[r][t] = 0.0f;
         }
     for (int64_t b = 0; b < nb; b++) {
-        const int h = (int)(b & 1);
-        __m256i wq[2];
+        __m256i wq[2], aw[2];
         float dw[2], mw[2];
         _Pragma("GCC unroll 4") for (int r = 0; r < R; r++) {
             const uint8_t *x = w + r * ws + b * bytes;
             wq[r] = weights(x);
+            aw[r] = has_min ? wq[r] : _mm256_sign_epi8(wq[r], wq[r]);
             dw[r] = f16_at(x);
             mw[r] = has_min ? f16_at(x + 2) : 0.0f;
         }
@@ -245,17 +251,18 @@ ALWAYS_INLINE void tile_b32(const int R, const int T, int64_t n, float *out, int
             const __m256i qy = _mm256_loadu_si256((const __m256i *)(y + qa_off));
             const float da = f16_at(y), sa = has_min ? f16_at(y + 2) : 0.0f;
             _Pragma("GCC unroll 4") for (int r = 0; r < R; r++) {
-                const __m256i p = has_min ? dot_u8(wq[r], qy) : dot_i8(wq[r], qy);
-                const __m256 v = _mm256_fmadd_ps(_mm256_set1_ps(dw[r] * da), _mm256_cvtepi32_ps(p), h ? acc[r][t][1] : acc[r][t][0]);
-                if (h) acc[r][t][1] = v;
-                else acc[r][t][0] = v;
+                /* signed weights: |w| times y with w's sign moved onto y; |w| <= 128 and y in
+                 * -127..127 (the activation quantizers never make -128), so the 16-bit pair
+                 * sums of maddubs cannot saturate */
+                const __m256i sy = has_min ? qy : _mm256_sign_epi8(qy, wq[r]);
+                const __m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(aw[r], sy), ones);
+                acc[r][t] = _mm256_fmadd_ps(_mm256_set1_ps(dw[r] * da), _mm256_cvtepi32_ps(p), acc[r][t]);
                 if (has_min) summ[r][t] += mw[r] * sa;
             }
         }
     }
     _Pragma("GCC unroll 4") for (int r = 0; r < R; r++)
-        _Pragma("GCC unroll 4") for (int t = 0; t < T; t++)
-            out[t * os + r] = hsum_ps(_mm256_add_ps(acc[r][t][0], acc[r][t][1])) + summ[r][t];
+        _Pragma("GCC unroll 4") for (int t = 0; t < T; t++) out[t * os + r] = hsum_ps(acc[r][t]) + summ[r][t];
 }
 
 ALWAYS_INLINE void gemm_b32(int64_t n, float *out, int64_t os, const void *w, size_t ws, int64_t nr, const void *a,
@@ -269,7 +276,7 @@ ALWAYS_INLINE void gemm_b32(int64_t n, float *out, int64_t os, const void *w, si
             float *o = out + t0 * os + r0;
             const uint8_t *wr = (const uint8_t *)w + r0 * ws, *at = (const uint8_t *)a + t0 * as;
 #define B32_TILE(R_, T_) tile_b32(R_, T_, n, o, os, wr, ws, bytes, at, as, has_min, weights)
-            TILE_SWITCH(R, T, B32_TILE)
+            B32_SWITCH(R, T, B32_TILE)
 #undef B32_TILE
         }
 }
