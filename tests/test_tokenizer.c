@@ -145,6 +145,15 @@ static void bytes_with_token(const seek_tokenizer *tok, bool has[256]) {
 
 /* round_trip: also check decode(encode(x)) == x (byte-level vocabularies; a SentencePiece
  * vocabulary adds and strips spaces around special tokens). */
+/* The line at *pos of a fixture file (without its newline) and its length; advances *pos. */
+static const char *next_line(const buf_t *file, size_t *pos, size_t *len) {
+    const char *line = file->p + *pos;
+    const char *nl = memchr(line, '\n', file->n - *pos);
+    *len = nl ? (size_t)(nl - line) : file->n - *pos;
+    *pos += *len + 1;
+    return line;
+}
+
 static void check_ids_fixture(const seek_tokenizer *tok, const char *rel, const char *name, bool round_trip, int min_cases) {
     buf_t file = {0};
     if (!read_file(rel, &file)) {
@@ -156,10 +165,8 @@ static void check_ids_fixture(const seek_tokenizer *tok, const char *rel, const 
     int n_cases = 0, n_bad = 0;
     size_t pos = 0;
     while (pos < file.n) {
-        const char *line = file.p + pos;
-        const char *nl = memchr(line, '\n', file.n - pos);
-        size_t len = nl ? (size_t)(nl - line) : file.n - pos;
-        pos += len + 1;
+        size_t len;
+        const char *line = next_line(&file, &pos, &len);
         if (len == 0 || line[0] == '#') continue;
         const char *f[3];
         size_t fl[3];
@@ -244,10 +251,8 @@ static void test_pretok_fixture(void) {
     int n_names = 0, n_cases = 0, bad[MAX_NAMES] = {0};
     size_t pos = 0;
     while (pos < file.n) {
-        const char *line = file.p + pos;
-        const char *nl = memchr(line, '\n', file.n - pos);
-        size_t len = nl ? (size_t)(nl - line) : file.n - pos;
-        pos += len + 1;
+        size_t len;
+        const char *line = next_line(&file, &pos, &len);
         const char *f[MAX_NAMES + 1];
         size_t fl[MAX_NAMES + 1];
         if (len >= 6 && memcmp(line, "#names", 6) == 0) {

@@ -233,6 +233,15 @@ void seek_model_free(seek_model *m) {
     free(m);
 }
 
+int64_t seek_model_n_params(const seek_model *m) {
+    int64_t n = 0;
+    for (uint64_t i = 0; i < m->gguf->n_tensors; i++) {
+        const gguf_tensor *t = &m->gguf->tensors[i];
+        n += t->ne[0] * t->ne[1] * t->ne[2] * t->ne[3];
+    }
+    return n;
+}
+
 static bool file_exists(const char *p) {
     struct stat sb;
     return stat(p, &sb) == 0 && S_ISREG(sb.st_mode);

@@ -65,6 +65,8 @@ typedef struct seek_model {
 /* Opens a GGUF and loads the model it holds. Errors name the file and field. */
 seek_status seek_model_load(seek_model **out, const char *path);
 void seek_model_free(seek_model *m);
+/* Number of values in all the file's tensors (the parameter count). */
+int64_t seek_model_n_params(const seek_model *m);
 const char *seek_arch_name(seek_arch a);
 
 /* Where the default model lives: $SEEK_MODEL, else ./models/NAME, else

@@ -51,11 +51,7 @@ int cmd_bench(int argc, char **argv) {
     if (!ctx || !ids || seek_session_init(&s, ctx, 0)) goto done;
     uint64_t rng = 1234;
     for (int32_t i = 0; i < need; i++) ids[i] = (int32_t)(seek_rng_uniform(&rng) * (float)(m->hp.n_vocab - 1));
-    int64_t n_params = 0;
-    for (uint64_t i = 0; i < m->gguf->n_tensors; i++) {
-        const gguf_tensor *t = &m->gguf->tensors[i];
-        n_params += t->ne[0] * t->ne[1] * t->ne[2] * t->ne[3];
-    }
+    const int64_t n_params = seek_model_n_params(m);
     char model_type[96];
     snprintf(model_type, sizeof model_type, "%s %.0fM %s", seek_arch_name(m->arch), n_params / 1e6, main_type(m));
     const char *fname = o.model ? o.model : "default";

@@ -34,12 +34,11 @@ int cmd_info(int argc, char **argv) {
            seek_tokenizer_bos(m->tok), seek_tokenizer_eos(m->tok));
     printf("chat template:  %s%s\n", seek_chat_family_name(m->chat), m->chat_unknown ? " (unrecognised, fallback)" : "");
     printf("output:         %s\n", m->output.data == m->tok_embd.data ? "tied to token_embd" : "separate");
-    int64_t n_params = 0;
+    const int64_t n_params = seek_model_n_params(m);
     size_t type_bytes[SEEK_TYPE_COUNT] = {0};
     int64_t type_count[SEEK_TYPE_COUNT] = {0};
     for (uint64_t i = 0; i < g->n_tensors; i++) {
         const gguf_tensor *t = &g->tensors[i];
-        n_params += t->ne[0] * t->ne[1] * t->ne[2] * t->ne[3];
         type_bytes[t->type] += t->n_bytes;
         type_count[t->type]++;
     }
