@@ -4,7 +4,8 @@ generation (tgN) tokens/s, with runs interleaved (seek, llama.cpp, seek, ...) so
 same machine state, medians and spread of the samples, and the ratio seek / llama.cpp.
 It first measures this machine's ceilings with seek-roofline (DRAM read bandwidth, fp32 FMA
 and int8 peaks) and reports decode as a fraction of the bandwidth roofline
-(bandwidth / bytes of weights read per token).
+(bandwidth / bytes of weights read per token; for mixture-of-experts models only the routed
+experts' weights count, and the table prints those bytes per token).
 
 --long N adds a long-prompt test on the first model: ppN for both engines, llama.cpp with flash
 attention on (-fa 1). --scaling adds decode with 1 thread vs -t threads for seek on each model.
@@ -77,7 +78,7 @@ def main():
                     cmd = [llama_bench, "-m", m, "-p", str(a.p), "-n", str(a.n), "-t", str(a.t), "-r", "1", "-o", "jsonl"]
                 for o in run_jsonl(cmd):
                     test = o.get("test") or (f"pp{o['n_prompt']}" if o["n_prompt"] else f"tg{o['n_gen']}")
-                    size[engine] = o["model_size"]
+                    size[engine] = o.get("active_size", o["model_size"])
                     samples.setdefault((engine, test), []).extend(o["samples_ts"])
             print(f"  {os.path.basename(m)}: round {r + 1}/{a.rounds} done", file=sys.stderr)
         for test in (f"pp{a.p}", f"tg{a.n}"):
@@ -85,9 +86,10 @@ def main():
             if not s or not l:
                 continue
             ms, ml = statistics.median(s), statistics.median(l)
-            # decode reads every weight once per token: roofline = bandwidth / weight bytes
+            # decode reads every weight once per token (MoE: only the routed experts', which seek
+            # reports as active_size): roofline = bandwidth / those bytes
             roofline = roof["read_gbs"] * 1e9 / size["seek"] if test.startswith("tg") else None
-            rows.append((os.path.basename(m), test, ms, min(s), max(s), ml, min(l), max(l), ms / ml, roofline))
+            rows.append((os.path.basename(m), test, ms, min(s), max(s), ml, min(l), max(l), ms / ml, roofline, size["seek"]))
     if a.long:
         m, samples = models[0], {"seek": [], "llama.cpp": []}
         for r in range(a.rounds):
@@ -98,7 +100,7 @@ def main():
                 samples["llama.cpp"].extend(o["samples_ts"])
         s, l = samples["seek"], samples["llama.cpp"]
         ms, ml = statistics.median(s), statistics.median(l)
-        rows.append((os.path.basename(m), f"pp{a.long} (llama.cpp -fa 1)", ms, min(s), max(s), ml, min(l), max(l), ms / ml, None))
+        rows.append((os.path.basename(m), f"pp{a.long} (llama.cpp -fa 1)", ms, min(s), max(s), ml, min(l), max(l), ms / ml, None, 0))
     scaling = []
     if a.scaling:
         for m in models:
@@ -110,10 +112,10 @@ def main():
             scaling.append((os.path.basename(m), statistics.median(tg[1]), statistics.median(tg[a.t])))
     print(f"\n{a.t} threads, {a.rounds} interleaved runs each; t/s as median [min-max]; machine: read "
           f"{roof['read_gbs']:.1f} GB/s, fp32 FMA {roof['fma_gflops']:.0f} GFLOP/s, int8 {roof['int8_gops']:.0f} GOP/s\n")
-    print("| model | test | seek t/s | llama.cpp t/s | seek / llama.cpp | tg roofline t/s | seek share | llama.cpp share |")
-    print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+    print("| model | test | seek t/s | llama.cpp t/s | seek / llama.cpp | weight MiB read per token | tg roofline t/s | seek share | llama.cpp share |")
+    print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for r in rows:
-        roofs = f"{r[9]:.0f} | {100 * r[2] / r[9]:.0f}% | {100 * r[5] / r[9]:.0f}%" if r[9] else "- | - | -"
+        roofs = f"{r[10] / 2**20:.1f} | {r[9]:.0f} | {100 * r[2] / r[9]:.0f}% | {100 * r[5] / r[9]:.0f}%" if r[9] else "- | - | - | -"
         print(f"| {r[0]} | {r[1]} | {r[2]:.1f} [{r[3]:.1f}-{r[4]:.1f}] | {r[5]:.1f} [{r[6]:.1f}-{r[7]:.1f}] | {r[8]:.2f} | {roofs} |")
     if scaling:
         print(f"\n| model | seek tg{a.n} 1 thread | {a.t} threads | speed-up |")

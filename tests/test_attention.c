@@ -1,10 +1,12 @@
 /* Blockwise online-softmax attention over the paged KV cache vs a direct reference (scores for
  * all keys, softmax, weighted sum, in double), for every ISA this CPU has: GQA, sequences whose
- * lengths straddle block edges (1, 31, 32, 33, 100), several sequences in one batch, and a
+ * lengths straddle block edges (1, 31, 32, 33, 100), several sequences in one batch, MLA's shape
+ * (one latent kv head, values read from the key rows, head groups), and a
  * truncated-then-refilled sequence. Tolerance 1e-5 absolute on outputs of magnitude ~1: fp32
  * sums in another order, and the online rescaling, each lose a few ulps. Also the fp32 vector
  * kernels against their scalar reference on sizes 1, 7, 31, 33, 257, 4097. */
 #include <math.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -86,13 +88,15 @@ static void test_vec(seek_isa isa) {
     CHECK(sw <= 1e-6, "%s swiglu: worst relative error %g", seek_isa_name(isa), sw);
 }
 
-int main(void) {
-    const seek_attn_shape sh = {6, 2, 64, 0.125f};
-    const int64_t kv_dim = sh.n_head_kv * sh.head_dim, q_dim = sh.n_head * sh.head_dim;
+/* One cache shape: GQA (k and v rows per kv head) or MLA (one kv head whose values are the first
+ * v_dim floats of its key rows, v_row = 0). */
+static void test_shape(seek_pool *pool, seek_attn_shape sh, bool mla) {
+    const int64_t k_row = sh.n_head_kv * sh.k_dim, v_row = mla ? 0 : sh.n_head_kv * sh.v_dim;
+    const int64_t q_dim = sh.n_head * sh.k_dim, o_dim = sh.n_head * sh.v_dim, v_head = mla ? 0 : sh.v_dim;
     const int32_t lens[] = {1, 31, 32, 33, 100};
     const int n_seq = 5;
     seek_kv_cache kv;
-    CHECK(seek_kv_init(&kv, 2, kv_dim, 512, n_seq) == SEEK_OK, "kv init");
+    CHECK(seek_kv_init(&kv, 2, k_row, v_row, 512, n_seq) == SEEK_OK, "kv init");
     /* fill each sequence (layer 1) with random keys/values; sequence 4 is filled, truncated, refilled */
     for (int s = 0; s < n_seq; s++) {
         seek_kv_reserve(&kv, s, lens[s]);
@@ -100,53 +104,59 @@ int main(void) {
             seek_kv_truncate(&kv, s, 40);
             seek_kv_reserve(&kv, s, lens[s] - 40);
         }
-        for (int32_t p = 0; p < lens[s]; p++)
-            for (int64_t i = 0; i < kv_dim; i++) {
-                seek_kv_k(&kv, 1, s, p)[i] = 2 * frand();
-                seek_kv_v(&kv, 1, s, p)[i] = frand();
-            }
+        for (int32_t p = 0; p < lens[s]; p++) {
+            for (int64_t i = 0; i < k_row; i++) seek_kv_k(&kv, 1, s, p)[i] = 2 * frand();
+            for (int64_t i = 0; i < v_row; i++) seek_kv_v(&kv, 1, s, p)[i] = frand();
+        }
     }
     /* one query per (sequence, a few positions) */
     int32_t seq[32], pos[32];
     int64_t n = 0;
     for (int s = 0; s < n_seq; s++)
         for (int32_t p = lens[s] - 1; p >= 0 && n < 32; p -= 13) seq[n] = s, pos[n] = p, n++;
-    float *q = malloc((size_t)(n * q_dim) * 4), *out = malloc((size_t)(n * q_dim) * 4);
+    float *q = malloc((size_t)(n * q_dim) * 4), *out = malloc((size_t)(n * o_dim) * 4);
     for (int64_t i = 0; i < n * q_dim; i++) q[i] = frand();
-    seek_pool *pool;
-    seek_pool_init(&pool, 2);
     float *scr = malloc((size_t)(2 * attention_scratch_floats(&sh)) * 4);
     for (int isa = 0; isa <= (int)seek_cpu_best_isa() && isa < SEEK_ISA_COUNT; isa++) {
         seek_kernels_force_isa((seek_isa)isa);
-        test_vec((seek_isa)isa);
+        if (!mla) test_vec((seek_isa)isa);
         job j = {q, out, seq, pos, n, &kv, sh, scr};
         seek_pool_run(pool, run_attn, &j);
         double md = 0;
         for (int64_t t = 0; t < n; t++)
             for (int64_t h = 0; h < sh.n_head; h++) {
                 int64_t g = h / (sh.n_head / sh.n_head_kv);
-                const float *qh = q + t * q_dim + h * sh.head_dim;
+                const float *qh = q + t * q_dim + h * sh.k_dim;
                 double *sc = malloc((size_t)(pos[t] + 1) * sizeof(double)), mx = -INFINITY, z = 0;
                 for (int32_t p = 0; p <= pos[t]; p++) {
-                    const float *k = seek_kv_k(&kv, 1, seq[t], p) + g * sh.head_dim;
+                    const float *k = seek_kv_k(&kv, 1, seq[t], p) + g * sh.k_dim;
                     double d = 0;
-                    for (int64_t i = 0; i < sh.head_dim; i++) d += (double)qh[i] * k[i];
+                    for (int64_t i = 0; i < sh.k_dim; i++) d += (double)qh[i] * k[i];
                     sc[p] = d * sh.scale;
                     mx = fmax(mx, sc[p]);
                 }
                 for (int32_t p = 0; p <= pos[t]; p++) z += sc[p] = exp(sc[p] - mx);
-                for (int64_t i = 0; i < sh.head_dim; i++) {
+                for (int64_t i = 0; i < sh.v_dim; i++) {
                     double o = 0;
-                    for (int32_t p = 0; p <= pos[t]; p++) o += sc[p] / z * seek_kv_v(&kv, 1, seq[t], p)[g * sh.head_dim + i];
-                    md = fmax(md, fabs(o - out[t * q_dim + h * sh.head_dim + i]));
+                    for (int32_t p = 0; p <= pos[t]; p++) o += sc[p] / z * seek_kv_v(&kv, 1, seq[t], p)[g * v_head + i];
+                    md = fmax(md, fabs(o - out[t * o_dim + h * sh.v_dim + i]));
                 }
                 free(sc);
             }
-        printf("%s: attention max |diff| vs reference %.3g over %lld queries\n", seek_isa_name((seek_isa)isa), md, (long long)n);
-        CHECK(md < 1e-5, "%s attention differs by %g", seek_isa_name((seek_isa)isa), md);
+        printf("%s %s: attention max |diff| vs reference %.3g over %lld queries\n", seek_isa_name((seek_isa)isa),
+               mla ? "mla" : "gqa", md, (long long)n);
+        CHECK(md < 1e-5, "%s %s attention differs by %g", seek_isa_name((seek_isa)isa), mla ? "mla" : "gqa", md);
     }
-    seek_pool_free(pool);
     free(scr), free(q), free(out);
     seek_kv_free(&kv);
+}
+
+int main(void) {
+    seek_pool *pool;
+    seek_pool_init(&pool, 2);
+    test_shape(pool, (seek_attn_shape){6, 2, 64, 64, 0.125f}, false);
+    /* MLA-like: 12 heads on one latent kv head of 40 (32 latent + 8 rope), values = first 32 */
+    test_shape(pool, (seek_attn_shape){12, 1, 40, 32, 0.15f}, true);
+    seek_pool_free(pool);
     return check_summary("test_attention");
 }

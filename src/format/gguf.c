@@ -201,7 +201,7 @@ static seek_status read_tensor_info(cursor *c, gguf_tensor *t, uint64_t index) {
     return SEEK_OK;
 }
 
-static seek_status parse(seek_gguf *g) {
+static seek_status parse(seek_gguf *g, bool header_only) {
     cursor c = {g->base, g->base + g->size, g->base};
     uint32_t magic;
     if (!cur_u32(&c, &magic))
@@ -245,6 +245,7 @@ static seek_status parse(seek_gguf *g) {
                 return seek_errorf(SEEK_ERR_FORMAT, "gguf: duplicate tensor name '%s'", g->tensors[i].name);
     }
     uint64_t pos = (uint64_t)(c.p - g->base);
+    if (header_only) return SEEK_OK;
     g->data_offset = pos + (g->alignment - pos % g->alignment) % g->alignment;
     if (g->n_tensors && g->data_offset > g->size)
         return seek_errorf(SEEK_ERR_FORMAT, "gguf: data section starts past the end of the file");
@@ -263,19 +264,27 @@ static seek_status parse(seek_gguf *g) {
     return SEEK_OK;
 }
 
-seek_status seek_gguf_parse(seek_gguf **out, const void *data, size_t size) {
+static seek_status parse_bytes(seek_gguf **out, const void *data, size_t size, bool header_only) {
     *out = NULL;
     seek_gguf *g = calloc(1, sizeof *g);
     if (!g) return seek_errorf(SEEK_ERR_NOMEM, "gguf: out of memory");
     g->base = data;
     g->size = size;
-    seek_status st = parse(g);
+    seek_status st = parse(g, header_only);
     if (st) {
         seek_gguf_close(g);
         return st;
     }
     *out = g;
     return SEEK_OK;
+}
+
+seek_status seek_gguf_parse(seek_gguf **out, const void *data, size_t size) {
+    return parse_bytes(out, data, size, false);
+}
+
+seek_status seek_gguf_parse_header(seek_gguf **out, const void *data, size_t size) {
+    return parse_bytes(out, data, size, true);
 }
 
 seek_status seek_gguf_open(seek_gguf **out, const char *path) {
@@ -313,6 +322,7 @@ void seek_gguf_close(seek_gguf *g) {
     free(g->kvs);
     free(g->tensors);
     if (g->mapped) munmap((void *)g->base, g->size);
+    if (g->release) g->release(g->release_arg);
     free(g);
 }
 

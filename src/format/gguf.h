@@ -63,12 +63,18 @@ typedef struct seek_gguf {
     gguf_tensor *tensors;
     uint64_t alignment;
     uint64_t data_offset;  /* file offset of the data section */
+    /* in-memory files (gguf_write.c): called by seek_gguf_close to free what base points into */
+    void (*release)(void *arg);
+    void *release_arg;
 } seek_gguf;
 
 /* Maps `path` read-only and parses it. On failure *out is NULL and seek_last_error() says why. */
 seek_status seek_gguf_open(seek_gguf **out, const char *path);
 /* Parses bytes the caller keeps alive while *out lives (used by the fuzz target and tests). */
 seek_status seek_gguf_parse(seek_gguf **out, const void *data, size_t size);
+/* Parses a header with no data section: every tensor's data is left NULL for the caller to set
+ * (seek_gguf_from_writer). */
+seek_status seek_gguf_parse_header(seek_gguf **out, const void *data, size_t size);
 void seek_gguf_close(seek_gguf *g);
 
 const gguf_kv *seek_gguf_find(const seek_gguf *g, const char *key);

@@ -11,20 +11,28 @@
  * instead of once per query. Each query row still sees the blocks in the same order with the same
  * operations, so results do not depend on how the batch was tiled. */
 #define ATT_TILE 4
+/* Query heads sharing one kv head are split into groups of at most ATT_HEADS, each its own work
+ * item, so MLA (all heads on one latent kv head) spreads a decode step over the threads. Each
+ * row's arithmetic does not depend on the grouping. */
+#define ATT_HEADS 8
+
+static int64_t heads_per_item(const seek_attn_shape *s) {
+    int64_t rep = s->n_head / s->n_head_kv;
+    return rep < ATT_HEADS ? rep : ATT_HEADS;
+}
 
 int64_t attention_scratch_floats(const seek_attn_shape *s) {
-    int64_t rows = ATT_TILE * (s->n_head / s->n_head_kv);
-    return rows * (s->head_dim + SEEK_KV_BLOCK + 2);
+    int64_t rows = ATT_TILE * heads_per_item(s);
+    return rows * (s->v_dim + SEEK_KV_BLOCK + 2);
 }
 
 void op_kv_store(const seek_exec *ex, seek_kv_cache *kv, int64_t layer, const float *k, const float *v,
                  const int32_t *seq, const int32_t *pos, int64_t n_tok) {
     int64_t lo, hi;
     seek_split(n_tok, ex->ith, ex->nth, &lo, &hi);
-    size_t row = (size_t)kv->kv_dim * sizeof(float);
     for (int64_t t = lo; t < hi; t++) {
-        memcpy(seek_kv_k(kv, layer, seq[t], pos[t]), k + t * kv->kv_dim, row);
-        memcpy(seek_kv_v(kv, layer, seq[t], pos[t]), v + t * kv->kv_dim, row);
+        memcpy(seek_kv_k(kv, layer, seq[t], pos[t]), k + t * kv->k_row, (size_t)kv->k_row * sizeof(float));
+        if (kv->v) memcpy(seek_kv_v(kv, layer, seq[t], pos[t]), v + t * kv->v_row, (size_t)kv->v_row * sizeof(float));
     }
     seek_pool_barrier(ex);
 }
@@ -52,50 +60,55 @@ static void row_update(const seek_vec_kernels *vk, float *acc, float *mx, float 
 
 void op_attention(const seek_exec *ex, float *out, const float *q, const seek_kv_cache *kv, int64_t layer,
                   const int32_t *seq, const int32_t *pos, int64_t n_tok, const seek_attn_shape *s, float *scratch) {
-    const int64_t hd = s->head_dim, rep = s->n_head / s->n_head_kv;
-    const int64_t q_row = s->n_head * hd;
+    const int64_t kd = s->k_dim, vd = s->v_dim, rep = s->n_head / s->n_head_kv;
+    const int64_t hpi = heads_per_item(s), n_grp = (rep + hpi - 1) / hpi; /* head groups per kv head */
+    const int64_t q_row = s->n_head * kd, o_row = s->n_head * vd;
+    const int64_t v_stride = seek_kv_v_stride(kv), v_head = kv->v ? vd : 0;
     const seek_vec_kernels *vk = seek_vec();
-    const int64_t rows = ATT_TILE * rep;
-    float *acc = scratch + ex->ith * attention_scratch_floats(s); /* (rows, hd) */
-    float *sc = acc + rows * hd;                                   /* (rows, SEEK_KV_BLOCK) scores */
+    const int64_t rows = ATT_TILE * hpi;
+    float *acc = scratch + ex->ith * attention_scratch_floats(s); /* (rows, vd) */
+    float *sc = acc + rows * vd;                                   /* (rows, SEEK_KV_BLOCK) scores */
     float *mx = sc + rows * SEEK_KV_BLOCK;                         /* (rows) running max */
     float *l = mx + rows;                                          /* (rows) running sum */
     /* tiles: an entry starts one when its index is a multiple of ATT_TILE or its sequence differs
-     * from the previous entry's; a tile runs to the next start. Items are (entry, kv head) pairs
-     * dealt round-robin to threads, so the costly late positions of a causal prompt are shared. */
-    for (int64_t item = ex->ith; item < n_tok * s->n_head_kv; item += ex->nth) {
-        const int64_t t0 = item / s->n_head_kv, g = item % s->n_head_kv;
+     * from the previous entry's; a tile runs to the next start. Items are (entry, kv head, head
+     * group) triples dealt round-robin to threads, so the costly late positions of a causal
+     * prompt are shared. */
+    const int64_t per_tok = s->n_head_kv * n_grp;
+    for (int64_t item = ex->ith; item < n_tok * per_tok; item += ex->nth) {
+        const int64_t t0 = item / per_tok, g = item % per_tok / n_grp, h0 = g * rep + item % n_grp * hpi;
+        const int64_t nh = g * rep + rep - h0 < hpi ? g * rep + rep - h0 : hpi; /* heads h0..h0+nh-1 */
         if (t0 % ATT_TILE != 0 && seq[t0] == seq[t0 - 1]) continue;
         int64_t t1 = t0 + 1;
         while (t1 < n_tok && t1 % ATT_TILE != 0 && seq[t1] == seq[t0]) t1++;
         int32_t max_keys = 0;
         for (int64_t t = t0; t < t1; t++) max_keys = pos[t] + 1 > max_keys ? pos[t] + 1 : max_keys;
-        for (int64_t i = 0; i < (t1 - t0) * rep; i++) {
+        for (int64_t i = 0; i < (t1 - t0) * nh; i++) {
             mx[i] = -INFINITY;
             l[i] = 0;
         }
-        memset(acc, 0, (size_t)((t1 - t0) * rep * hd) * sizeof(float));
+        memset(acc, 0, (size_t)((t1 - t0) * nh * vd) * sizeof(float));
         for (int32_t b0 = 0; b0 < max_keys; b0 += SEEK_KV_BLOCK) {
-            const float *kb = seek_kv_k(kv, layer, seq[t0], b0) + g * hd;
-            const float *vb = seek_kv_v(kv, layer, seq[t0], b0) + g * hd;
+            const float *kb = seek_kv_k(kv, layer, seq[t0], b0) + g * kd;
+            const float *vb = seek_kv_v(kv, layer, seq[t0], b0) + g * v_head;
             for (int64_t t = t0; t < t1; t++) {
                 const int32_t n_keys = pos[t] + 1;
                 if (b0 >= n_keys) continue;
                 const int32_t nb = n_keys - b0 < SEEK_KV_BLOCK ? n_keys - b0 : SEEK_KV_BLOCK;
-                /* the rep heads of token t sharing kv head g are consecutive rows of q */
-                const int64_t i0 = (t - t0) * rep;
-                vk->scores_rows(sc + i0 * SEEK_KV_BLOCK, SEEK_KV_BLOCK, q + t * q_row + g * rep * hd, hd, (int32_t)rep, kb,
-                                kv->kv_dim, nb, hd);
-                for (int64_t i = i0; i < i0 + rep; i++)
-                    row_update(vk, acc + i * hd, &mx[i], &l[i], sc + i * SEEK_KV_BLOCK, vb, kv->kv_dim, nb, hd, s->scale);
+                /* the nh heads of token t in this item are consecutive rows of q */
+                const int64_t i0 = (t - t0) * nh;
+                vk->scores_rows(sc + i0 * SEEK_KV_BLOCK, SEEK_KV_BLOCK, q + t * q_row + h0 * kd, kd, (int32_t)nh, kb,
+                                kv->k_row, nb, kd);
+                for (int64_t i = i0; i < i0 + nh; i++)
+                    row_update(vk, acc + i * vd, &mx[i], &l[i], sc + i * SEEK_KV_BLOCK, vb, v_stride, nb, vd, s->scale);
             }
         }
         for (int64_t t = t0; t < t1; t++)
-            for (int64_t r = 0; r < rep; r++) {
-                const int64_t i = (t - t0) * rep + r;
-                float *o = out + t * q_row + (g * rep + r) * hd;
-                memcpy(o, acc + i * hd, (size_t)hd * sizeof(float));
-                vk->scale(o, 1.0f / l[i], hd);
+            for (int64_t r = 0; r < nh; r++) {
+                const int64_t i = (t - t0) * nh + r;
+                float *o = out + t * o_row + (h0 + r) * vd;
+                memcpy(o, acc + i * vd, (size_t)vd * sizeof(float));
+                vk->scale(o, 1.0f / l[i], vd);
             }
     }
     seek_pool_barrier(ex);

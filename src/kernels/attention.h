@@ -1,7 +1,6 @@
 /* Causal attention over the paged KV cache, computed block by block with an online softmax
  * (FlashAttention-style: running max m, running sum l, rescaled accumulator), so no T x T score
- * matrix is ever stored: memory per thread is n_rep x (head_dim + SEEK_KV_BLOCK) floats.
- * Not for MLA's latent attention (attention_mla.c). */
+ * matrix is ever stored: memory per thread is a tile of query rows x (v_dim + SEEK_KV_BLOCK) floats. */
 #ifndef SEEK_KERNELS_ATTENTION_H
 #define SEEK_KERNELS_ATTENTION_H
 
@@ -9,19 +8,23 @@
 #include "runtime/kv_cache.h"
 
 typedef struct {
-    int64_t n_head, n_head_kv, head_dim;
-    float scale; /* usually 1/sqrt(head_dim) */
+    int64_t n_head, n_head_kv;
+    int64_t k_dim, v_dim; /* per head: query/key length and value length (MLA: 576 and 512) */
+    float scale;          /* usually 1/sqrt(k_dim) */
 } seek_attn_shape;
 
 /* Floats of per-thread scratch op_attention needs. */
 int64_t attention_scratch_floats(const seek_attn_shape *s);
 
-/* Writes the batch's k, v rows (n_tok, n_head_kv*head_dim) into the cache at (seq[t], pos[t]). */
+/* Writes the batch's k rows (n_tok, kv->k_row) and v rows (n_tok, kv->v_row; none when the cache
+ * reads values from k rows) into the cache at (seq[t], pos[t]). */
 void op_kv_store(const seek_exec *ex, seek_kv_cache *kv, int64_t layer, const float *k, const float *v,
                  const int32_t *seq, const int32_t *pos, int64_t n_tok);
 
 /* out[t][h] = sum_{j <= pos[t]} softmax_j(scale * q[t][h] . k_j) v_j over sequence seq[t]'s
  * cached positions, for every query head h (GQA: head h reads kv head h / (n_head/n_head_kv)).
+ * q is (n_tok, n_head, k_dim), out (n_tok, n_head, v_dim). With one kv head whose values are the
+ * first v_dim floats of its key rows this is MLA's absorbed attention in latent space.
  * scratch holds nth x attention_scratch_floats() floats. */
 void op_attention(const seek_exec *ex, float *out, const float *q, const seek_kv_cache *kv, int64_t layer,
                   const int32_t *seq, const int32_t *pos, int64_t n_tok, const seek_attn_shape *s, float *scratch);

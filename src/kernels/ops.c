@@ -57,17 +57,45 @@ void op_matmul(const seek_exec *ex, float *out, int64_t out_stride, const seek_w
     seek_pool_barrier(ex);
 }
 
-void op_rmsnorm(const seek_exec *ex, float *out, const float *in, const float *w, int64_t n_tok, int64_t n, float eps) {
+void op_rmsnorm_strided(const seek_exec *ex, float *out, int64_t out_stride, const float *in, int64_t in_stride, const float *w,
+                        int64_t n_tok, int64_t n, float eps) {
     int64_t lo, hi;
     seek_split(n_tok, ex->ith, ex->nth, &lo, &hi);
     for (int64_t t = lo; t < hi; t++) {
-        const float *x = in + t * n;
-        float *y = out + t * n;
+        const float *x = in + t * in_stride;
+        float *y = out + t * out_stride;
         double ss = 0; /* ggml sums squares in double (ggml_float) */
         for (int64_t i = 0; i < n; i++) ss += (double)x[i] * x[i];
         float scale = 1.0f / sqrtf((float)(ss / n) + eps);
         for (int64_t i = 0; i < n; i++) y[i] = x[i] * scale * w[i];
     }
+    seek_pool_barrier(ex);
+}
+
+void op_rmsnorm(const seek_exec *ex, float *out, const float *in, const float *w, int64_t n_tok, int64_t n, float eps) {
+    op_rmsnorm_strided(ex, out, n, in, n, w, n_tok, n, eps);
+}
+
+void op_matmul_heads(const seek_exec *ex, float *out, int64_t ot, int64_t oh, const seek_weight *w, const float *x, int64_t xt,
+                     int64_t xh, int64_t n_tok, float *row) {
+    const seek_type_kernels *k = seek_kernels(w->type);
+    const seek_vec_kernels *vk = seek_vec();
+    const int64_t n = w->ne[0], rows = w->ne[1];
+    float *wr = row + (int64_t)ex->ith * n;
+    int64_t lo, hi;
+    seek_split(rows * w->ne[2], ex->ith, ex->nth, &lo, &hi);
+    for (int64_t hr = lo; hr < hi; hr++) {
+        const int64_t h = hr / rows, r = hr % rows;
+        k->to_float((const char *)w->data + (size_t)h * w->mat_bytes + (size_t)r * w->row_bytes, wr, n);
+        for (int64_t t = 0; t < n_tok; t++) out[t * ot + h * oh + r] = vk->dot(wr, x + t * xt + h * xh, n);
+    }
+    seek_pool_barrier(ex);
+}
+
+void op_copy_rows(const seek_exec *ex, float *dst, int64_t ds, const float *src, int64_t ss, int64_t n_tok, int64_t n) {
+    int64_t lo, hi;
+    seek_split(n_tok, ex->ith, ex->nth, &lo, &hi);
+    for (int64_t t = lo; t < hi; t++) memcpy(dst + t * ds, src + t * ss, (size_t)n * sizeof(float));
     seek_pool_barrier(ex);
 }
 

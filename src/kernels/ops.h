@@ -42,6 +42,16 @@ void op_matmul(const seek_exec *ex, float *out, int64_t out_stride, const seek_w
 
 /* out[t] = in[t] / rms(in[t]) * w, rows of length n. */
 void op_rmsnorm(const seek_exec *ex, float *out, const float *in, const float *w, int64_t n_tok, int64_t n, float eps);
+/* The same over the first n floats of rows spaced in_stride / out_stride floats apart. */
+void op_rmsnorm_strided(const seek_exec *ex, float *out, int64_t out_stride, const float *in, int64_t in_stride, const float *w,
+                        int64_t n_tok, int64_t n, float eps);
+/* Per-head products with a 3-D weight (w->ne[2] heads of w->ne[1] rows x w->ne[0]), in fp32 from
+ * dequantized rows: out[t*ot + h*oh + r] = sum_k w[h][r][k] * x[t*xt + h*xh + k].
+ * MLA's W_UK^T q_nope and W_UV o. row holds nth * w->ne[0] floats of scratch. */
+void op_matmul_heads(const seek_exec *ex, float *out, int64_t ot, int64_t oh, const seek_weight *w, const float *x, int64_t xt,
+                     int64_t xh, int64_t n_tok, float *row);
+/* dst[t*ds + i] = src[t*ss + i] for i < n (a strided copy of n_tok rows). */
+void op_copy_rows(const seek_exec *ex, float *dst, int64_t ds, const float *src, int64_t ss, int64_t n_tok, int64_t n);
 /* x[t] += b (a bias row of length n). */
 void op_add_bias(const seek_exec *ex, float *x, const float *b, int64_t n_tok, int64_t n);
 /* x += y over n_tok rows of length n. */

@@ -59,27 +59,54 @@ seek_status seek_context_init(seek_context **out, const seek_model *m, const see
     if (c->params.n_threads <= 0) c->params.n_threads = 2;
     seek_status st = seek_pool_init(&c->pool, c->params.n_threads);
     if (st) goto fail;
-    const int64_t kv_dim = hp->n_head_kv * hp->head_dim, q_dim = hp->n_head * hp->head_dim;
-    if ((st = seek_kv_init(&c->kv, hp->n_layer, kv_dim, c->params.n_ctx, c->params.n_seq))) goto fail;
-    const int64_t nb = c->params.n_batch;
-    int64_t widest = hp->dim > hp->n_ff ? hp->dim : hp->n_ff;
-    if (q_dim > widest) widest = q_dim;
-    seek_attn_shape as = {hp->n_head, hp->n_head_kv, hp->head_dim, 0};
+    const int64_t nb = c->params.n_batch, nth = c->params.n_threads;
+    const int64_t q_dim = hp->n_head * hp->head_dim;
+    /* cache rows: k and v per kv head, or MLA's latent + rope key (values read from it) */
+    const int64_t k_row = hp->mla ? hp->kv_lora + hp->n_rot : hp->n_head_kv * hp->head_dim;
+    const int64_t v_row = hp->mla ? 0 : k_row;
+    if ((st = seek_kv_init(&c->kv, hp->n_layer, k_row, v_row, c->params.n_ctx, c->params.n_seq))) goto fail;
+    const int64_t attn_out = hp->mla ? hp->n_head * hp->kv_lora : q_dim;
+    int64_t ff = hp->n_ff > hp->n_ff_exp ? hp->n_ff : hp->n_ff_exp;
+    if (hp->n_ff_shexp > ff) ff = hp->n_ff_shexp;
+    /* the widest matmul input */
+    int64_t widest = hp->dim > ff ? hp->dim : ff;
+    const int64_t wide[] = {q_dim, attn_out, hp->q_lora, hp->n_head * hp->head_dim_v};
+    for (size_t i = 0; i < sizeof wide / sizeof wide[0]; i++) widest = wide[i] > widest ? wide[i] : widest;
+    seek_attn_shape as = {hp->n_head, hp->n_head_kv, hp->mla ? k_row : hp->head_dim, hp->mla ? hp->kv_lora : hp->head_dim, 0};
     bool ok = true;
     c->x = alloc_floats(nb * hp->dim, &ok);
     c->xn = alloc_floats(nb * widest, &ok);
     c->tmp = alloc_floats(nb * hp->dim, &ok);
     c->q = alloc_floats(nb * q_dim, &ok);
-    c->k = alloc_floats(nb * kv_dim, &ok);
-    c->v = alloc_floats(nb * kv_dim, &ok);
-    c->attn = alloc_floats(nb * q_dim, &ok);
-    c->ffn_g = alloc_floats(nb * hp->n_ff, &ok);
-    c->ffn_u = alloc_floats(nb * hp->n_ff, &ok);
+    c->k = alloc_floats(nb * k_row, &ok);
+    c->v = alloc_floats(nb * v_row, &ok);
+    c->attn = alloc_floats(nb * attn_out, &ok);
+    c->ffn_g = alloc_floats(nb * ff, &ok);
+    c->ffn_u = alloc_floats(nb * ff, &ok);
     c->act = alloc_floats(nb * widest / 2 + 64, &ok); /* 8-bit blocks take < 2 bytes a value */
-    if (c->params.precise) c->row_f32 = alloc_floats(c->params.n_threads * widest, &ok);
+    if (c->params.precise) c->row_f32 = alloc_floats(nth * widest, &ok);
     c->rope_cos = alloc_floats(nb * hp->n_rot / 2, &ok);
     c->rope_sin = alloc_floats(nb * hp->n_rot / 2, &ok);
-    c->attn_scratch = alloc_floats(c->params.n_threads * attention_scratch_floats(&as), &ok);
+    c->attn_scratch = alloc_floats(nth * attention_scratch_floats(&as), &ok);
+    if (hp->mla) {
+        c->qa = alloc_floats(nb * hp->q_lora, &ok);
+        c->q_abs = alloc_floats(nb * hp->n_head * k_row, &ok);
+        c->mla_o = alloc_floats(nb * hp->n_head * hp->head_dim_v, &ok);
+        c->head_row = alloc_floats(nth * (hp->kv_lora > hp->head_dim_nope ? hp->kv_lora : hp->head_dim_nope), &ok);
+    }
+    if (hp->moe.n_expert) {
+        const int64_t E = hp->moe.n_expert, K = hp->moe.n_used;
+        c->moe_logits = alloc_floats(nb * E, &ok);
+        c->moe_w = alloc_floats(nb * K, &ok);
+        c->moe_lw = alloc_floats(nb * K, &ok);
+        c->moe_xg = alloc_floats(nb * hp->dim, &ok);
+        c->moe_y = alloc_floats(nb * hp->dim, &ok);
+        c->moe_scratch = alloc_floats(nth * 2 * E, &ok);
+        c->moe_ids = alloc_floats(nb * K, &ok);
+        c->moe_list = alloc_floats(nb * K, &ok);
+        c->moe_off = alloc_floats(E + 1, &ok);
+        c->moe_fill = alloc_floats(E, &ok);
+    }
     c->logit_row = malloc((size_t)nb * sizeof(int32_t));
     c->logit_row_cap = (int32_t)nb;
     c->logits_cap = 1;
@@ -99,8 +126,10 @@ void seek_context_free(seek_context *c) {
     if (!c) return;
     if (c->pool) seek_pool_free(c->pool);
     seek_kv_free(&c->kv);
-    float *bufs[] = {c->x, c->xn, c->tmp, c->q, c->k, c->v, c->attn, c->ffn_g, c->ffn_u,
-                     c->rope_cos, c->rope_sin, c->attn_scratch, c->logits, c->row_f32};
+    void *bufs[] = {c->x, c->xn, c->tmp, c->q, c->k, c->v, c->attn, c->ffn_g, c->ffn_u,
+                    c->rope_cos, c->rope_sin, c->attn_scratch, c->logits, c->row_f32,
+                    c->qa, c->q_abs, c->mla_o, c->head_row, c->moe_logits, c->moe_w, c->moe_lw, c->moe_xg, c->moe_y,
+                    c->moe_scratch, c->moe_ids, c->moe_off, c->moe_list, c->moe_fill};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) free(bufs[i]);
     free(c->act);
     free(c->logit_row);
@@ -175,7 +204,7 @@ seek_status seek_decode(seek_context *ctx, const seek_batch *b) {
     }
     for (int32_t c0 = 0; c0 < b->n; c0 += ctx->params.n_batch) {
         int32_t n = b->n - c0 < ctx->params.n_batch ? b->n - c0 : ctx->params.n_batch;
-        seek_forward_llama(ctx, b->token + c0, b->pos + c0, b->seq + c0, ctx->logit_row + c0, n);
+        seek_forward(ctx, b->token + c0, b->pos + c0, b->seq + c0, ctx->logit_row + c0, n);
     }
     return SEEK_OK;
 }

@@ -40,6 +40,9 @@ typedef struct seek_context {
     seek_kv_cache kv;
     /* scratch, (n_batch, ...) each */
     float *x, *xn, *q, *k, *v, *attn, *ffn_g, *ffn_u, *tmp;
+    float *qa, *q_abs, *mla_o, *head_row; /* MLA: q LoRA, latent queries, per-head outputs, (nth, row) */
+    float *moe_logits, *moe_w, *moe_lw, *moe_xg, *moe_y, *moe_scratch; /* mixture of experts */
+    int32_t *moe_ids, *moe_off, *moe_list, *moe_fill;
     void *act;                  /* quantized activations */
     float *row_f32;             /* precise mode: (n_threads, widest) dequantized weight rows */
     float *rope_cos, *rope_sin; /* (n_batch, n_rot/2) */
@@ -65,9 +68,9 @@ const float *seek_get_logits(const seek_context *ctx, int32_t i);
 int32_t seek_seq_len(const seek_context *ctx, int32_t seq);
 void seek_seq_truncate(seek_context *ctx, int32_t seq, int32_t n_keep);
 
-/* The per-architecture forward over one chunk (n_tok <= n_batch) whose cache slots are reserved;
+/* The forward pass (model/forward.c) over one chunk (n_tok <= n_batch) whose cache slots are reserved;
  * out_rows[t] is the logits row for entry t or -1. */
-void seek_forward_llama(seek_context *ctx, const int32_t *tok, const int32_t *pos, const int32_t *seq,
-                        const int32_t *out_rows, int64_t n_tok);
+void seek_forward(seek_context *ctx, const int32_t *tok, const int32_t *pos, const int32_t *seq, const int32_t *out_rows,
+                  int64_t n_tok);
 
 #endif

@@ -6,22 +6,23 @@
 
 #include "core/status.h"
 
-seek_status seek_kv_init(seek_kv_cache *kv, int64_t n_layer, int64_t kv_dim, int64_t n_ctx, int32_t n_seq) {
+seek_status seek_kv_init(seek_kv_cache *kv, int64_t n_layer, int64_t k_row, int64_t v_row, int64_t n_ctx, int32_t n_seq) {
     memset(kv, 0, sizeof *kv);
     if (n_ctx < 1 || n_seq < 1) return seek_errorf(SEEK_ERR_INVALID, "kv cache: context %lld / sequences %d must be positive", (long long)n_ctx, n_seq);
     kv->n_layer = n_layer;
-    kv->kv_dim = kv_dim;
+    kv->k_row = k_row;
+    kv->v_row = v_row;
     kv->n_seq = n_seq;
     kv->n_blocks = (int32_t)((n_ctx + SEEK_KV_BLOCK - 1) / SEEK_KV_BLOCK);
-    size_t n = (size_t)n_layer * (size_t)kv->n_blocks * SEEK_KV_BLOCK * (size_t)kv_dim;
-    kv->k = malloc(n * sizeof(float));
-    kv->v = malloc(n * sizeof(float));
+    size_t n = (size_t)n_layer * (size_t)kv->n_blocks * SEEK_KV_BLOCK;
+    kv->k = malloc(n * (size_t)k_row * sizeof(float));
+    kv->v = v_row ? malloc(n * (size_t)v_row * sizeof(float)) : NULL;
     kv->ref = calloc((size_t)kv->n_blocks, sizeof(int32_t));
     kv->free_list = malloc((size_t)kv->n_blocks * sizeof(int32_t));
     kv->seqs = calloc((size_t)n_seq, sizeof *kv->seqs);
-    if (!kv->k || !kv->v || !kv->ref || !kv->free_list || !kv->seqs) {
+    if (!kv->k || (v_row && !kv->v) || !kv->ref || !kv->free_list || !kv->seqs) {
         seek_kv_free(kv);
-        return seek_errorf(SEEK_ERR_NOMEM, "kv cache: cannot allocate %zu MiB", 2 * n * sizeof(float) >> 20);
+        return seek_errorf(SEEK_ERR_NOMEM, "kv cache: cannot allocate %zu MiB", n * (size_t)(k_row + v_row) * sizeof(float) >> 20);
     }
     for (int32_t i = 0; i < kv->n_blocks; i++) kv->free_list[i] = kv->n_blocks - 1 - i;
     kv->n_free = kv->n_blocks;
@@ -40,7 +41,7 @@ void seek_kv_free(seek_kv_cache *kv) {
 }
 
 size_t seek_kv_bytes(const seek_kv_cache *kv) {
-    return 2 * (size_t)kv->n_layer * (size_t)kv->n_blocks * SEEK_KV_BLOCK * (size_t)kv->kv_dim * sizeof(float);
+    return (size_t)kv->n_layer * (size_t)kv->n_blocks * SEEK_KV_BLOCK * (size_t)(kv->k_row + kv->v_row) * sizeof(float);
 }
 
 seek_status seek_kv_reserve(seek_kv_cache *kv, int32_t seq, int32_t n) {

@@ -2,7 +2,9 @@
  * SEEK_KV_BLOCK positions; each sequence owns a block table mapping position p to block
  * table[p / SEEK_KV_BLOCK], slot p % SEEK_KV_BLOCK. Blocks are reference-counted so a later
  * prefix cache can share them; free blocks sit on a free list.
- * Storage: k and v are [n_layer][n_blocks][SEEK_KV_BLOCK][kv_dim] floats.
+ * Storage: k is [n_layer][n_blocks][SEEK_KV_BLOCK][k_row] floats, v the same with v_row. MLA
+ * (DeepSeek-V2/V3) stores one row per position, the normalised latent + the roped key, and reads
+ * its values from the first floats of those rows: v_row = 0 and no v storage.
  * Not for deciding what to evict or share (the scheduler's job). */
 #ifndef SEEK_RUNTIME_KV_CACHE_H
 #define SEEK_RUNTIME_KV_CACHE_H
@@ -20,7 +22,7 @@ typedef struct {
 } seek_kv_seq;
 
 typedef struct {
-    int64_t n_layer, kv_dim;
+    int64_t n_layer, k_row, v_row; /* floats per position; v_row 0: values are read from k rows */
     int32_t n_blocks, n_seq;
     float *k, *v;
     int32_t *ref;        /* (n_blocks) reference counts */
@@ -30,7 +32,7 @@ typedef struct {
 } seek_kv_cache;
 
 /* Room for n_ctx positions in total (rounded up to whole blocks) shared by n_seq sequences. */
-seek_status seek_kv_init(seek_kv_cache *kv, int64_t n_layer, int64_t kv_dim, int64_t n_ctx, int32_t n_seq);
+seek_status seek_kv_init(seek_kv_cache *kv, int64_t n_layer, int64_t k_row, int64_t v_row, int64_t n_ctx, int32_t n_seq);
 void seek_kv_free(seek_kv_cache *kv);
 size_t seek_kv_bytes(const seek_kv_cache *kv);
 
@@ -43,11 +45,14 @@ void seek_kv_truncate(seek_kv_cache *kv, int32_t seq, int32_t n_keep);
 /* The key / value row of (layer, seq, pos); pos must be reserved. */
 static inline float *seek_kv_k(const seek_kv_cache *kv, int64_t layer, int32_t seq, int32_t pos) {
     int64_t blk = kv->seqs[seq].blocks[pos / SEEK_KV_BLOCK];
-    return kv->k + ((layer * kv->n_blocks + blk) * SEEK_KV_BLOCK + pos % SEEK_KV_BLOCK) * kv->kv_dim;
+    return kv->k + ((layer * kv->n_blocks + blk) * SEEK_KV_BLOCK + pos % SEEK_KV_BLOCK) * kv->k_row;
 }
 static inline float *seek_kv_v(const seek_kv_cache *kv, int64_t layer, int32_t seq, int32_t pos) {
+    if (!kv->v) return seek_kv_k(kv, layer, seq, pos);
     int64_t blk = kv->seqs[seq].blocks[pos / SEEK_KV_BLOCK];
-    return kv->v + ((layer * kv->n_blocks + blk) * SEEK_KV_BLOCK + pos % SEEK_KV_BLOCK) * kv->kv_dim;
+    return kv->v + ((layer * kv->n_blocks + blk) * SEEK_KV_BLOCK + pos % SEEK_KV_BLOCK) * kv->v_row;
 }
+/* Floats between the value rows of consecutive positions. */
+static inline int64_t seek_kv_v_stride(const seek_kv_cache *kv) { return kv->v ? kv->v_row : kv->k_row; }
 
 #endif

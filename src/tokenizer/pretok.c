@@ -36,7 +36,7 @@ static const pretok_def PRETOK_DEFS[] = {
     {"smollm", "starcoder|refact|command-r|codeshell|exaone|minerva-7b|", false, {"\\p{N}", RE_GPT2}},
     {"llama-bpe", "llama3|llama-v3|falcon3|", true, {RE_LLAMA3_LIKE("{1,3}")}},
     {"dbrx", "smaug-bpe|chatglm-bpe|", false, {RE_LLAMA3_LIKE("{1,3}")}},
-    /* The qwen2 tokenizer.json also has an NFC normalizer, which seek does not apply. */
+    /* The qwen2 tokenizer.json also has an NFC normalizer: tokenizer.c applies it (utf8proc). */
     {"qwen2", "deepseek-r1-qwen|stablelm2|megrez|", false, {RE_LLAMA3_LIKE("")}},
     {"deepseek-llm", "", false, {
         "[\\r\\n]",

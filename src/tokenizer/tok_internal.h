@@ -52,6 +52,7 @@ struct seek_tokenizer {
     int32_t byte_id[256]; /* the token of each byte's GPT-2 unicode character, -1 if none */
     tok_pretok *pretok;
     bool ignore_merges;
+    bool nfc;            /* normalize text to NFC before splitting (Qwen2's tokenizer.json) */
 
     /* SentencePiece */
     int32_t byte_token[256]; /* <0xXX> tokens, -1 if none */

@@ -4,6 +4,7 @@
 #include "tokenizer/tokenizer.h"
 
 #include <stdio.h>
+#include <utf8proc.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -309,6 +310,7 @@ seek_status seek_tokenizer_load(seek_tokenizer **out, const seek_gguf *g) {
         if (seek_gguf_get_str(g, "tokenizer.ggml.pre", &pre)) gguf_str_copy(pre, name, sizeof name);
         bool known;
         st = tok_pretok_init(&t->pretok, name[0] ? name : NULL, &known, &t->ignore_merges);
+        t->nfc = !strcmp(name, "qwen2") || !strcmp(name, "deepseek-r1-qwen");
         if (st == SEEK_OK && !known && name[0]) {
             fprintf(stderr, "seek: warning: unknown tokenizer.ggml.pre '%s': using the gpt2 split\n", name);
         } else if (st == SEEK_OK && !known) {
@@ -390,8 +392,17 @@ static int32_t match_special(const seek_tokenizer *t, const tok_special_set *set
 }
 
 static seek_status encode_plain(const seek_tokenizer *t, const char *text, size_t len, bool first, tok_sink *out) {
-    if (t->kind == TOK_KIND_BPE) return tok_bpe_encode(t, text, len, out);
-    return tok_spm_encode(t, text, len, first, out);
+    if (t->kind != TOK_KIND_BPE) return tok_spm_encode(t, text, len, first, out);
+    /* Qwen2's tokenizer.json normalizes each piece between special tokens to NFC first (HF
+     * tokenizers does; llama.cpp does not). ASCII is already NFC; invalid UTF-8 is kept as is. */
+    bool ascii = true;
+    for (size_t i = 0; i < len && ascii; i++) ascii = (unsigned char)text[i] < 0x80;
+    utf8proc_uint8_t *nfc = NULL;
+    utf8proc_ssize_t n = !t->nfc || ascii ? -1 : utf8proc_map((const utf8proc_uint8_t *)text, (utf8proc_ssize_t)len, &nfc,
+                                                           UTF8PROC_STABLE | UTF8PROC_COMPOSE);
+    seek_status st = n >= 0 ? tok_bpe_encode(t, (const char *)nfc, (size_t)n, out) : tok_bpe_encode(t, text, len, out);
+    free(nfc);
+    return st;
 }
 
 int64_t seek_tokenize(const seek_tokenizer *t, const char *text, size_t len, bool add_special, bool parse_special,

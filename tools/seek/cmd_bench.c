@@ -86,10 +86,10 @@ int cmd_bench(int argc, char **argv) {
         snprintf(test, sizeof test, "%s%d", kind == 0 ? "pp" : "tg", n);
         if (o.json) {
             printf("{\"build_commit\": \"seek-%s\", \"model_filename\": \"%s\", \"model_type\": \"%s\", \"model_size\": %zu, "
-                   "\"model_n_params\": %lld, \"n_batch\": %d, \"n_threads\": %d, \"cpu_info\": \"%s\", \"n_prompt\": %d, "
+                   "\"active_size\": %zu, \"model_n_params\": %lld, \"n_batch\": %d, \"n_threads\": %d, \"cpu_info\": \"%s\", \"n_prompt\": %d, "
                    "\"n_gen\": %d, \"test\": \"%s\", \"avg_ns\": %.0f, \"stddev_ns\": %.0f, \"avg_ts\": %.6f, \"stddev_ts\": %.6f, "
                    "\"samples_ns\": [",
-                   SEEK_VERSION, fname, model_type, m->weight_bytes, (long long)n_params, ctx->params.n_batch, o.n_threads,
+                   SEEK_VERSION, fname, model_type, m->weight_bytes, m->active_bytes, (long long)n_params, ctx->params.n_batch, o.n_threads,
                    seek_isa_name(seek_kernels_isa()), kind == 0 ? n : 0, kind == 1 ? n : 0, test, navg, nsd, avg, sd);
             for (int r = 0; r < o.reps; r++) printf(r ? ", %.0f" : "%.0f", ns[r]);
             printf("], \"samples_ts\": [");

@@ -11,8 +11,12 @@ int cmd_info(int argc, char **argv) {
     if (!m) return 1;
     const seek_hparams *hp = &m->hp;
     const seek_gguf *g = m->gguf;
-    printf("file:           GGUF v%u, %.2f MiB, %llu tensors, %llu metadata keys\n", g->version,
-           (double)g->size / (1 << 20), (unsigned long long)g->n_tensors, (unsigned long long)g->n_kv);
+    if (m->hf_keep)
+        printf("file:           Hugging Face folder, %.2f MiB of weights, %llu tensors (as GGUF), %llu metadata keys\n",
+               (double)m->weight_bytes / (1 << 20), (unsigned long long)g->n_tensors, (unsigned long long)g->n_kv);
+    else
+        printf("file:           GGUF v%u, %.2f MiB, %llu tensors, %llu metadata keys\n", g->version,
+               (double)g->size / (1 << 20), (unsigned long long)g->n_tensors, (unsigned long long)g->n_kv);
     printf("name:           %s\n", m->name[0] ? m->name : "(none)");
     printf("architecture:   %s\n", seek_arch_name(m->arch));
     printf("layers:         %lld\n", (long long)hp->n_layer);
@@ -20,6 +24,21 @@ int cmd_info(int argc, char **argv) {
     printf("feed-forward:   %lld\n", (long long)hp->n_ff);
     printf("heads:          %lld (kv heads %lld, head dim %lld)\n", (long long)hp->n_head, (long long)hp->n_head_kv,
            (long long)hp->head_dim);
+    if (hp->mla)
+        printf("attention:      MLA, q %s, kv latent %lld + rope key %lld, head dims %lld (k) / %lld (v), scale %.6g\n",
+               hp->q_lora ? "LoRA" : "plain", (long long)hp->kv_lora, (long long)hp->n_rot, (long long)hp->head_dim,
+               (long long)hp->head_dim_v, hp->kq_scale);
+    if (hp->moe.n_expert) {
+        const seek_moe_cfg *c = &hp->moe;
+        printf("experts:        %d routed (%d per token, width %lld) + %lld shared, %lld leading dense layers\n", c->n_expert,
+               c->n_used, (long long)hp->n_ff_exp, (long long)(hp->n_ff_exp ? hp->n_ff_shexp / hp->n_ff_exp : 0),
+               (long long)hp->n_layer_dense);
+        printf("routing:        %s scores, %d groups (%d kept, group score %s), %s, scale %g\n", c->sigmoid ? "sigmoid" : "softmax",
+               c->n_group, c->n_group_used, c->group_top2 ? "top-2 sum" : "max", c->norm ? "weights renormalised" : "raw weights",
+               c->scale);
+        printf("weights/token:  %.2f MiB of %.2f MiB (only the routed experts)\n", (double)m->active_bytes / (1 << 20),
+               (double)m->weight_bytes / (1 << 20));
+    }
     printf("context:        %lld (training)\n", (long long)hp->n_ctx_train);
     printf("rope:           %s, base %g, %lld dims, scaling %s x%g\n", hp->rope_type == SEEK_ROPE_NEOX ? "neox" : "norm",
            hp->rope_base, (long long)hp->n_rot,
@@ -48,11 +67,15 @@ int cmd_info(int argc, char **argv) {
             printf("  %-6s %4lld tensors %9.2f MiB\n", seek_dtype_name((seek_dtype)t), (long long)type_count[t],
                    (double)type_bytes[t] / (1 << 20));
     int64_t n_ctx = o.n_ctx > 0 ? o.n_ctx : (hp->n_ctx_train < 4096 ? hp->n_ctx_train : 4096);
-    double kv_per_tok = 2.0 * (double)hp->n_layer * (double)(hp->n_head_kv * hp->head_dim) * sizeof(float);
-    printf("KV cache:       %.1f KiB per token (f32); %.1f MiB for %lld tokens\n", kv_per_tok / 1024,
+    double kv_per_tok = (double)seek_model_kv_floats(m) * sizeof(float);
+    printf("KV cache:       %.0f bytes per token (f32); %.1f MiB for %lld tokens\n", kv_per_tok,
            kv_per_tok * (double)n_ctx / (1 << 20), (long long)n_ctx);
+    if (hp->mla) /* what caching expanded keys and values per head would cost */
+        printf("                (MLA: %.1fx smaller than caching full k, v per head: %.0f bytes per token)\n",
+               (double)(hp->n_head * (hp->head_dim + hp->head_dim_v)) / (double)(hp->kv_lora + hp->n_rot),
+               (double)(hp->n_layer * hp->n_head * (hp->head_dim + hp->head_dim_v)) * sizeof(float));
     printf("memory:         ~%.1f MiB (mapped weights + KV cache for -c %lld)\n",
-           ((double)g->size + kv_per_tok * (double)n_ctx) / (1 << 20), (long long)n_ctx);
+           ((double)m->weight_bytes + kv_per_tok * (double)n_ctx) / (1 << 20), (long long)n_ctx);
     printf("tensors:\n");
     for (uint64_t i = 0; i < g->n_tensors; i++) {
         const gguf_tensor *t = &g->tensors[i];

@@ -12,6 +12,8 @@ static void usage(FILE *f) {
             "  chat   -m MODEL           interactive chat, KV cache kept across turns\n"
             "  info   MODEL              metadata, tensors, memory estimate\n"
             "  bench  -m MODEL           prompt (pp) and generation (tg) speed\n"
+            "  convert HF_DIR -o OUT.gguf  Hugging Face folder -> GGUF (--type f32|f16|bf16|q8_0)\n"
+            "MODEL is a GGUF file or a Hugging Face model folder.\n"
             "Without -m, the default model (%s) is used; get it with scripts/get-model.sh.\n"
             "'seek COMMAND --help' lists a command's options.\n",
             SEEK_VERSION, SEEK_DEFAULT_MODEL_NAME);
@@ -27,6 +29,7 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "chat")) return cmd_chat(argc - 2, argv + 2);
     if (!strcmp(cmd, "info")) return cmd_info(argc - 2, argv + 2);
     if (!strcmp(cmd, "bench")) return cmd_bench(argc - 2, argv + 2);
+    if (!strcmp(cmd, "convert")) return cmd_convert(argc - 2, argv + 2);
     if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help")) {
         usage(stdout);
         return 0;

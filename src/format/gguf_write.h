@@ -1,0 +1,55 @@
+/* GGUF writer: collects metadata and tensors, then either writes a GGUF v3 file (to a temporary
+ * name, renamed into place only when complete, so a failed write never leaves a broken file) or
+ * turns itself into an in-memory seek_gguf whose tensors point at the collected data (how a
+ * Hugging Face folder is loaded: model/hf_load.c builds one of these).
+ * Tensor data is referenced, not copied; a tensor added with `owned` is freed with the writer.
+ * A tensor may be written in another type than it is held in (convert --type): rows are
+ * dequantized and requantized with the scalar reference kernels, so the bytes match ggml's.
+ * Not for reading GGUF (gguf.c). */
+#ifndef SEEK_FORMAT_GGUF_WRITE_H
+#define SEEK_FORMAT_GGUF_WRITE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "format/gguf.h"
+
+typedef struct seek_gguf_writer seek_gguf_writer;
+
+seek_gguf_writer *seek_gw_new(void);
+void seek_gw_free(seek_gguf_writer *w);
+
+/* Metadata, in the order added (keys must be unique; a repeated key is an error at write time).
+ * Allocation failures are remembered and reported by seek_gw_write / seek_gguf_from_writer. */
+void seek_gw_u32(seek_gguf_writer *w, const char *key, uint32_t v);
+void seek_gw_i32(seek_gguf_writer *w, const char *key, int32_t v);
+void seek_gw_u64(seek_gguf_writer *w, const char *key, uint64_t v);
+void seek_gw_f32(seek_gguf_writer *w, const char *key, float v);
+void seek_gw_bool(seek_gguf_writer *w, const char *key, bool v);
+void seek_gw_str(seek_gguf_writer *w, const char *key, const char *s);
+void seek_gw_str_n(seek_gguf_writer *w, const char *key, const char *s, size_t len);
+void seek_gw_arr_str(seek_gguf_writer *w, const char *key, const char *const *s, size_t n);
+void seek_gw_arr_i32(seek_gguf_writer *w, const char *key, const int32_t *v, size_t n);
+void seek_gw_arr_f32(seek_gguf_writer *w, const char *key, const float *v, size_t n);
+
+/* Adds a tensor of shape ne[0..n_dims) (ne[0] contiguous) held in `type` at `data`. */
+seek_status seek_gw_tensor(seek_gguf_writer *w, const char *name, seek_dtype type, int n_dims, const int64_t *ne,
+                           const void *data, bool owned);
+size_t seek_gw_n_tensors(const seek_gguf_writer *w);
+const char *seek_gw_tensor_name(const seek_gguf_writer *w, size_t i);
+/* The type tensor i is held in, and its shape. */
+seek_dtype seek_gw_tensor_type(const seek_gguf_writer *w, size_t i, int64_t ne[4]);
+/* Tensor i is written as `type` (seek_gw_write only); the row length must fit its blocks. */
+seek_status seek_gw_retype(seek_gguf_writer *w, size_t i, seek_dtype type);
+
+/* Called after each tensor with bytes written so far and in total. */
+typedef void (*seek_gw_progress)(void *arg, uint64_t done, uint64_t total);
+/* Writes path.tmp then renames it to path. */
+seek_status seek_gw_write(seek_gguf_writer *w, const char *path, seek_gw_progress progress, void *arg);
+
+/* A seek_gguf over the writer's metadata and tensors (written types must equal held types). It
+ * takes ownership of w: seek_gguf_close() frees both. On error w is freed too. */
+seek_status seek_gguf_from_writer(seek_gguf **out, seek_gguf_writer *w);
+
+#endif

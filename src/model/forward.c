@@ -1,0 +1,144 @@
+/* The decoder forward pass of every architecture seek runs: pre-norm blocks with RMSNorm,
+ *   llama / qwen2 (SmolLM2, DeepSeek-LLM, R1-Distill-Llama/-Qwen): GQA attention with RoPE
+ *     (qwen2: q/k/v biases and NEOX pairs) and a SwiGLU feed-forward;
+ *   deepseek (DeepSeekMoE): the same attention, mixture-of-experts feed-forward (moe.c) after
+ *     the leading dense layers;
+ *   deepseek2 (DeepSeek-V2/V3/R1): multi-head latent attention (mla.c) and mixture of experts.
+ * Every thread of the pool runs this function; each op splits its rows and ends at a barrier. */
+#include "model/forward.h"
+
+#include <math.h>
+#include <time.h>
+
+#include "kernels/attention.h"
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+void fwd_mark(fwd_state *f, seek_op_kind kind) {
+    if (!f->timing || f->ex->ith != 0) return;
+    double t1 = now_s();
+    f->ctx->op_time[kind] += t1 - f->t0;
+    f->t0 = t1;
+}
+
+void fwd_swiglu_ffn(fwd_state *f, float *out, const seek_weight *gate, const seek_weight *up, const seek_weight *down,
+                    const float *xn, int64_t n_tok) {
+    seek_context *ctx = f->ctx;
+    const int64_t ff = gate->ne[1];
+    /* g = silu(xn Wg^T) * (xn Wu^T) (one quantization of xn for both) */
+    act_set(&f->act, xn, n_tok, gate->ne[0]);
+    op_matmul(f->ex, ctx->ffn_g, ff, gate, &f->act);
+    op_matmul(f->ex, ctx->ffn_u, ff, up, &f->act);
+    fwd_mark(f, SEEK_OP_MATMUL);
+    op_swiglu(f->ex, ctx->ffn_g, ctx->ffn_u, n_tok, ff);
+    fwd_mark(f, SEEK_OP_OTHER);
+    /* out = g Wd^T */
+    act_set(&f->act, ctx->ffn_g, n_tok, ff);
+    op_matmul(f->ex, out, down->ne[1], down, &f->act);
+    fwd_mark(f, SEEK_OP_MATMUL);
+}
+
+/* x += attention(xn): q, k, v projections, RoPE, the paged cache, output projection. */
+static void attn_gqa(fwd_state *f, const seek_layer *L, int64_t il) {
+    seek_context *ctx = f->ctx;
+    const seek_exec *ex = f->ex;
+    const seek_hparams *hp = &ctx->model->hp;
+    const int64_t n = f->n, hd = hp->head_dim, q_dim = hp->n_head * hd, kv_dim = hp->n_head_kv * hd;
+    const seek_attn_shape shape = {hp->n_head, hp->n_head_kv, hd, hd, hp->kq_scale};
+    /* q = xn Wq^T + bq, k = xn Wk^T + bk, v = xn Wv^T + bv (one quantization of xn) */
+    act_set(&f->act, ctx->xn, n, hp->dim);
+    op_matmul(ex, ctx->q, q_dim, &L->wq, &f->act);
+    op_matmul(ex, ctx->k, kv_dim, &L->wk, &f->act);
+    op_matmul(ex, ctx->v, kv_dim, &L->wv, &f->act);
+    fwd_mark(f, SEEK_OP_MATMUL);
+    if (L->bq.data) {
+        op_add_bias(ex, ctx->q, L->bq.data, n, q_dim);
+        op_add_bias(ex, ctx->k, L->bk.data, n, kv_dim);
+        op_add_bias(ex, ctx->v, L->bv.data, n, kv_dim);
+    }
+    /* q, k = rope(q, pos), rope(k, pos) */
+    op_rope(ex, ctx->q, ctx->rope_cos, ctx->rope_sin, n, hp->n_head, hd, hp->n_rot, hp->rope_type);
+    op_rope(ex, ctx->k, ctx->rope_cos, ctx->rope_sin, n, hp->n_head_kv, hd, hp->n_rot, hp->rope_type);
+    fwd_mark(f, SEEK_OP_ROPE);
+    /* cache[seq][pos] = (k, v); attn = softmax(q K^T * scale) V over the sequence so far */
+    op_kv_store(ex, &ctx->kv, il, ctx->k, ctx->v, f->seq, f->pos, n);
+    op_attention(ex, ctx->attn, ctx->q, &ctx->kv, il, f->seq, f->pos, n, &shape, ctx->attn_scratch);
+    fwd_mark(f, SEEK_OP_ATTENTION);
+    /* x += attn Wo^T */
+    act_set(&f->act, ctx->attn, n, q_dim);
+    op_matmul(ex, ctx->tmp, hp->dim, &L->wo, &f->act);
+    fwd_mark(f, SEEK_OP_MATMUL);
+    op_add(ex, ctx->x, ctx->tmp, n, hp->dim);
+}
+
+typedef struct {
+    seek_context *ctx;
+    const int32_t *tok, *pos, *seq, *out_rows;
+    int64_t n_tok;
+} fwd_args;
+
+static void forward_worker(const seek_exec *ex, void *arg) {
+    const fwd_args *a = arg;
+    seek_context *ctx = a->ctx;
+    const seek_model *m = ctx->model;
+    const seek_hparams *hp = &m->hp;
+    const int64_t n = a->n_tok, dim = hp->dim;
+    fwd_state f = {ctx, ex, a->tok, a->pos, a->seq, n, {.buf = ctx->act, .row_f32 = ctx->row_f32}, ctx->timing, 0};
+    if (f.timing) f.t0 = now_s();
+
+    /* x = token_embd[tok] */
+    op_get_rows(ex, ctx->x, &m->tok_embd, a->tok, n);
+    /* rope angles for this batch's positions, shared by every layer */
+    if (ex->ith == 0) rope_tables(ctx->rope_cos, ctx->rope_sin, a->pos, n, hp, m->rope_freqs.data);
+    seek_pool_barrier(ex);
+    fwd_mark(&f, SEEK_OP_OTHER);
+
+    for (int64_t il = 0; il < hp->n_layer; il++) {
+        const seek_layer *L = &m->layers[il];
+        /* x += attention(rmsnorm(x) * attn_norm) */
+        op_rmsnorm(ex, ctx->xn, ctx->x, L->attn_norm.data, n, dim, hp->rms_eps);
+        fwd_mark(&f, SEEK_OP_NORM);
+        if (hp->mla) fwd_attn_mla(&f, L, il);
+        else attn_gqa(&f, L, il);
+        /* x += ffn(rmsnorm(x) * ffn_norm) */
+        op_rmsnorm(ex, ctx->xn, ctx->x, L->ffn_norm.data, n, dim, hp->rms_eps);
+        fwd_mark(&f, SEEK_OP_NORM);
+        if (L->moe) {
+            fwd_ffn_moe(&f, L);
+        } else {
+            fwd_swiglu_ffn(&f, ctx->tmp, &L->w_gate, &L->w_up, &L->w_down, ctx->xn, n);
+            op_add(ex, ctx->x, ctx->tmp, n, dim);
+        }
+        fwd_mark(&f, SEEK_OP_OTHER);
+    }
+
+    /* logits rows: gather the entries that asked for them, norm, project with the output matrix */
+    int64_t n_out = 0;
+    for (int64_t t = 0; t < n; t++) n_out += a->out_rows[t] >= 0;
+    if (n_out == 0) return;
+    if (ex->ith == 0)
+        for (int64_t t = 0, r = 0; t < n; t++)
+            if (a->out_rows[t] >= 0) {
+                for (int64_t i = 0; i < dim; i++) ctx->tmp[r * dim + i] = ctx->x[t * dim + i];
+                r++;
+            }
+    seek_pool_barrier(ex);
+    op_rmsnorm(ex, ctx->xn, ctx->tmp, m->output_norm.data, n_out, dim, hp->rms_eps);
+    fwd_mark(&f, SEEK_OP_NORM);
+    /* rows of this chunk's outputs are consecutive in ctx->logits, starting at the first one */
+    int64_t first = -1;
+    for (int64_t t = 0; t < n && first < 0; t++) first = a->out_rows[t];
+    act_set(&f.act, ctx->xn, n_out, dim);
+    op_matmul(ex, ctx->logits + first * hp->n_vocab, hp->n_vocab, &m->output, &f.act);
+    fwd_mark(&f, SEEK_OP_MATMUL);
+}
+
+void seek_forward(seek_context *ctx, const int32_t *tok, const int32_t *pos, const int32_t *seq, const int32_t *out_rows,
+                  int64_t n_tok) {
+    fwd_args a = {ctx, tok, pos, seq, out_rows, n_tok};
+    seek_pool_run(ctx->pool, forward_worker, &a);
+}
