@@ -72,8 +72,8 @@ size_t seek_st_dtype_size(seek_st_dtype t);      /* bytes per element; 0 for an 
 const char *seek_st_dtype_name(seek_st_dtype t); /* the file's spelling: "BF16", "F8_E4M3", .. */
 int64_t seek_st_n_elements(const seek_st_tensor *t); /* prod(shape): 1 for a scalar, 0 if a dim is 0 */
 
-/* A model folder's weights: `dir`/model.safetensors.index.json if present, else
- * `dir`/model.safetensors. Each shard is mapped once. Checked: every weight_map entry names a
+/* A model folder's weights: `dir`/model.safetensors if present (it wins, as in transformers),
+ * else the shards named by `dir`/model.safetensors.index.json. Each shard is mapped once. Checked: every weight_map entry names a
  * plain file in `dir` (no '/', not "." or "..") that exists and holds that tensor, and no tensor
  * is in two shards. Tensors a shard holds beyond its weight_map entries are kept too. */
 typedef struct seek_st_set seek_st_set;

@@ -14,6 +14,7 @@
  * fp8_cast_bf16.py produces). */
 #include <jansson.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -253,7 +254,6 @@ static seek_status read_config(hfx *x) {
             return seek_errorf(SEEK_ERR_UNSUPPORTED, "%s/config.json: quantization_config.quant_method '%s' is not supported (fp8)",
                                x->dir, method ? method : "(missing)");
         const json_t *bs = json_object_get(q, "weight_block_size");
-        x->fp8_block = cfg_int(x->cfg, "", 0);
         if (json_is_array(bs) && json_array_size(bs) == 2 && json_integer_value(json_array_get(bs, 0)) > 0 &&
             json_integer_value(json_array_get(bs, 0)) == json_integer_value(json_array_get(bs, 1)))
             x->fp8_block = json_integer_value(json_array_get(bs, 0));
@@ -320,8 +320,16 @@ static seek_status fetch(hfx *x, const char *name, bool f32, bool required, mat 
         return seek_errorf(SEEK_ERR_UNSUPPORTED, "%s: tensor '%s' has dtype %s (seek reads F32, F16, BF16, F8_E4M3)", x->dir, name,
                            seek_st_dtype_name(t->dtype));
     }
-    if (!sc && (!f32 || m->type == SEEK_TYPE_F32)) { /* used in place */
+    /* used in place, unless an old writer left it misaligned for its element type */
+    const bool aligned = (uintptr_t)t->data % seek_st_dtype_size(t->dtype) == 0;
+    if (!sc && (!f32 || m->type == SEEK_TYPE_F32) && aligned) {
         m->data = (void *)t->data;
+        return SEEK_OK;
+    }
+    if (!sc && !aligned && (!f32 || m->type == SEEK_TYPE_F32)) {
+        if (!(m->data = malloc((size_t)(t->end - t->begin)))) return seek_errorf(SEEK_ERR_NOMEM, "%s: out of memory", x->dir);
+        memcpy(m->data, t->data, (size_t)(t->end - t->begin));
+        m->owned = true;
         return SEEK_OK;
     }
     seek_dtype out = f32 ? SEEK_TYPE_F32 : SEEK_TYPE_BF16;
@@ -331,12 +339,13 @@ static seek_status fetch(hfx *x, const char *name, bool f32, bool required, mat 
     for (int64_t i = 0; i < n; i++) {
         float v;
         if (sc) {
-            const float *s = sc->data;
-            v = fp8_e4m3_to_f32(((const uint8_t *)t->data)[i]) * s[(i / cols / B) * sc->shape[1] + (i % cols) / B];
-        } else if (m->type == SEEK_TYPE_F16) {
-            v = seek_f16_to_f32(((const seek_f16 *)t->data)[i]);
+            float s;
+            memcpy(&s, (const float *)sc->data + (i / cols / B) * sc->shape[1] + (i % cols) / B, sizeof s);
+            v = fp8_e4m3_to_f32(((const uint8_t *)t->data)[i]) * s;
         } else {
-            v = seek_bf16_to_f32(((const seek_bf16 *)t->data)[i]);
+            uint16_t h;
+            memcpy(&h, (const uint16_t *)t->data + i, sizeof h);
+            v = m->type == SEEK_TYPE_F16 ? seek_f16_to_f32(h) : seek_bf16_to_f32(h);
         }
         if (out == SEEK_TYPE_F32) ((float *)buf)[i] = v;
         else ((seek_bf16 *)buf)[i] = seek_f32_to_bf16(v);
@@ -357,8 +366,9 @@ static seek_status emit(hfx *x, const char *gguf_name, mat *m) {
 /* llama.cpp's LlamaModel.permute: within each head, row i of the first half goes to 2i and row i
  * of the second half to 2i+1 (HF rotate_half halves -> ggml adjacent pairs). */
 static seek_status permute_rows(hfx *x, mat *m, int64_t n_heads) {
-    const int64_t rows = m->ne[1], hd = rows / n_heads;
-    const size_t rb = (size_t)m->ne[0] * type_size(m->type);
+    const bool vec = m->n_dims == 1; /* a bias: its values are the rows */
+    const int64_t rows = vec ? m->ne[0] : m->ne[1], hd = rows / n_heads;
+    const size_t rb = (vec ? 1 : (size_t)m->ne[0]) * type_size(m->type);
     if (rows % n_heads || hd % 2) return seek_errorf(SEEK_ERR_FORMAT, "%s: q/k rows %lld do not split into %lld heads", x->dir, (long long)rows, (long long)n_heads);
     char *out = malloc(rb * (size_t)rows);
     if (!out) return seek_errorf(SEEK_ERR_NOMEM, "out of memory");

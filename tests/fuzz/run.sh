@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # Runs each libFuzzer target briefly from a seed corpus made here (a small valid GGUF, a GGUF
-# whose metadata is the default model's header, and a few texts), failing on any crash, leak or
-# sanitizer report. Usage: tests/fuzz/run.sh BUILD_DIR SECONDS
+# whose metadata is the default model's header, small valid safetensors files and a few texts),
+# failing on any crash, leak or sanitizer report. Usage: tests/fuzz/run.sh BUILD_DIR SECONDS
 set -euo pipefail
 build=$1
 secs=${2:-20}
 model=$(./scripts/get-model.sh 2>/dev/null)
 work=$build/fuzz-work
 rm -rf "$work"
-mkdir -p "$work/gguf" "$work/tok"
+mkdir -p "$work/gguf" "$work/tok" "$work/st"
 python3 - "$work/gguf" "$model" <<'PY'
 import struct, sys
 out, model = sys.argv[1], sys.argv[2]
@@ -23,15 +23,40 @@ open(out + "/tiny.gguf", "wb").write(blob)
 # the real model's header and metadata, tensor data cut off
 open(out + "/model_head.gguf", "wb").write(open(model, "rb").read()[:300000])
 PY
+python3 - "$work/st" <<'PY'
+import json, struct, sys
+out = sys.argv[1]
+def st(header, buf):
+    h = json.dumps(header, separators=(",", ":")).encode()
+    h += b" " * ((-len(h)) % 8)
+    return struct.pack("<Q", len(h)) + h + buf
+t = lambda dtype, shape, b, e: {"dtype": dtype, "shape": shape, "data_offsets": [b, e]}
+open(out + "/tiny.safetensors", "wb").write(st(
+    {"__metadata__": {"format": "pt"}, "w": t("F32", [2, 2], 0, 16), "h": t("F16", [], 16, 18),
+     "e": t("BF16", [0, 3], 18, 18), "q": t("F8_E4M3", [2], 18, 20)},
+    struct.pack("<4fe", 1, 2, 3, 4, 0.5) + b"\x38\xc0"))
+open(out + "/two.safetensors", "wb").write(st(
+    {"a": t("I64", [1], 0, 8), "b": t("BOOL", [1, 1, 1], 8, 9)}, struct.pack("<q?", -1, True)))
+PY
+cp tests/fixtures/safetensors/*.safetensors "$work/st/"
+# JSON and safetensors words, so mutations reach past the lexer
+printf '%s\n' '"{"' '"}"' '"["' '"]"' '":"' '","' '"\"dtype\""' '"\"shape\""' '"\"data_offsets\""' \
+  '"\"__metadata__\""' '"\"F32\""' '"\"F16\""' '"\"BF16\""' '"\"F8_E4M3\""' '"\"U8\""' '"\"BOOL\""' \
+  '"\"F64\""' '"18446744073709551615"' '"9223372036854775807"' '"-1"' '"0"' '"\\u0000"' >"$work/st.dict"
 printf 'Hello world' >"$work/tok/a"
 printf '<|im_start|>user\nHi there! 123 456\t\t  x<|im_end|>' >"$work/tok/b"
 printf '\xe4\xbd\xa0\xe5\xa5\xbd \xf0\x9f\x98\x80 \xff\xfe caf\xc3\xa9' >"$work/tok/c"
-for t in gguf tokenizer; do
-  case $t in gguf) corpus=$work/gguf ;; tokenizer) corpus=$work/tok ;; esac
+for t in gguf safetensors tokenizer; do
+  extra=()
+  case $t in
+    gguf) corpus=$work/gguf ;;
+    safetensors) corpus=$work/st extra=(-dict="$work/st.dict") ;;
+    tokenizer) corpus=$work/tok ;;
+  esac
   echo "fuzz_$t: ${secs}s"
   SEEK_MODEL=$model ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1 \
     "$build/fuzz_$t" -max_total_time="$secs" -max_len=65536 -rss_limit_mb=4096 -print_final_stats=0 \
-    "$corpus" 2>"$work/$t.log" || { tail -40 "$work/$t.log"; echo "fuzz_$t FAILED"; exit 1; }
+    "${extra[@]}" "$corpus" 2>"$work/$t.log" || { tail -40 "$work/$t.log"; echo "fuzz_$t FAILED"; exit 1; }
   grep -E 'Done [0-9]+ runs' "$work/$t.log" | tail -1
 done
-echo "fuzz: 2 passed, 0 failed"
+echo "fuzz: 3 passed, 0 failed"

@@ -57,8 +57,11 @@ int cmd_convert(int argc, char **argv) {
     int ti = -1;
     for (int i = 0; i < 4; i++)
         if (!strcmp(type, types[i].name)) ti = i;
-    if (!dir || !out || ti < 0) {
-        if (ti < 0) fprintf(stderr, "seek convert: unknown --type '%s' (f32, f16, bf16, q8_0)\n", type);
+    if (ti < 0) {
+        fprintf(stderr, "seek convert: unknown --type '%s' (f32, f16, bf16, q8_0)\n", type);
+        return 2;
+    }
+    if (!dir || !out) {
         usage(stderr);
         return 2;
     }
