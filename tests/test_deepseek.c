@@ -10,6 +10,7 @@
  * Routing masks dropped groups with -inf (DeepSeek's code; transformers 5.x DeepseekV3 does the
  * same); the hub code's 0.0 masking on the dsv3 fixture is reported too (it picks the same
  * experts there: no kept expert's biased score is negative). */
+#include <jansson.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +20,7 @@
 #include "fixture_io.h"
 #include "core/status.h"
 #include "format/gguf_write.h"
+#include "format/safetensors.h"
 #include "model/hf.h"
 #include "runtime/context.h"
 
@@ -96,7 +98,7 @@ static bool convert(const char *dir, seek_dtype type, char *out, size_t n) {
     snprintf(out, n, "/tmp/seek_test_convert_%d.gguf", (int)getpid());
     seek_gguf_writer *w = seek_gw_new();
     seek_hf_keep *keep = NULL;
-    bool ok = seek_hf_read(w, dir, &keep) == SEEK_OK;
+    bool ok = seek_hf_read(w, dir, false, &keep) == SEEK_OK;
     for (size_t i = 0; ok && i < seek_gw_n_tensors(w); i++) {
         int64_t ne[4];
         seek_dtype held = seek_gw_tensor_type(w, i, ne);
@@ -152,8 +154,138 @@ static void check_tokenizers(void) {
     }
 }
 
+static bool copy_file(const char *from, const char *to) {
+    FILE *a = fopen(from, "rb"), *b = fopen(to, "wb");
+    char buf[65536];
+    size_t n;
+    bool ok = a && b;
+    while (ok && (n = fread(buf, 1, sizeof buf, a)) > 0) ok = fwrite(buf, 1, n, b) == n;
+    if (a) fclose(a);
+    if (b) fclose(b);
+    return ok;
+}
+
+/* DeepSeek-V3's multi-token-prediction layer (model.layers.<num_hidden_layers>.*): HF does not
+ * save it, so the folder is made here from the dsv3 fixture: its files, config.json with
+ * num_nextn_predict_layers 1, and a second shard holding layer 3 (a copy of layer 2 plus
+ * eh_proj, enorm, hnorm, shared_head.norm as in DeepSeek-V3's README_WEIGHTS). The module must be
+ * loaded (for speculative decoding) without changing the main logits, dropped by convert unless
+ * asked for, and kept by convert --mtp. */
+static void check_mtp(void) {
+    char dir[] = "/tmp/seek_mtp_XXXXXX", p[512];
+    if (!mkdtemp(dir)) return;
+    /* tokenizer files, the dsv3 weights as the first shard, config.json asking for one MTP layer */
+    const char *files[][2] = {{"tokenizer.json", "tokenizer.json"}, {"tokenizer_config.json", "tokenizer_config.json"},
+                              {"model.safetensors", "model-1.safetensors"}};
+    bool ok = true;
+    for (int i = 0; i < 3; i++) {
+        char from[256];
+        snprintf(from, sizeof from, FIX "dsv3/%s", files[i][0]);
+        snprintf(p, sizeof p, "%s/%s", dir, files[i][1]);
+        ok = ok && copy_file(from, p);
+    }
+    json_t *cfg = json_load_file(FIX "dsv3/config.json", 0, NULL);
+    snprintf(p, sizeof p, "%s/config.json", dir);
+    ok = ok && cfg && !json_object_set_new(cfg, "num_nextn_predict_layers", json_integer(1)) && !json_dump_file(cfg, p, 0);
+    json_decref(cfg);
+    /* model-2.safetensors: layer 2 renamed to 3, plus the MTP tensors (f32) */
+    seek_safetensors *st = NULL;
+    ok = ok && seek_st_open(&st, FIX "dsv3/model.safetensors") == SEEK_OK;
+    json_t *hdr = json_object(), *map = json_object();
+    size_t off = 0;
+    char *buf = malloc(1 << 20);
+    for (size_t i = 0; ok && i < st->n_tensors; i++) {
+        const seek_st_tensor *t = &st->tensors[i];
+        json_object_set_new(map, t->name, json_string("model-1.safetensors"));
+        if (strncmp(t->name, "model.layers.2.", 15)) continue;
+        char name[256];
+        snprintf(name, sizeof name, "model.layers.3.%s", t->name + 15);
+        json_t *shape = json_array();
+        for (int d = 0; d < t->n_dims; d++) json_array_append_new(shape, json_integer(t->shape[d]));
+        json_object_set_new(hdr, name, json_pack("{s:s, s:o, s:[I, I]}", "dtype", seek_st_dtype_name(t->dtype), "shape", shape,
+                                                 "data_offsets", (json_int_t)off, (json_int_t)(off + t->end - t->begin)));
+        json_object_set_new(map, name, json_string("model-2.safetensors"));
+        memcpy(buf + off, t->data, t->end - t->begin);
+        off += t->end - t->begin;
+    }
+    static const struct { const char *name; int rows, cols; } extra[] = {
+        {"eh_proj.weight", 64, 128}, {"enorm.weight", 64, 0}, {"hnorm.weight", 64, 0}, {"shared_head.norm.weight", 64, 0}};
+    for (int i = 0; ok && i < 4; i++) {
+        char name[256];
+        snprintf(name, sizeof name, "model.layers.3.%s", extra[i].name);
+        const size_t n = (size_t)extra[i].rows * (size_t)(extra[i].cols ? extra[i].cols : 1);
+        for (size_t j = 0; j < n; j++) {
+            float v = 1.0f / (float)(1 + j % 7);
+            memcpy(buf + off + 4 * j, &v, 4);
+        }
+        json_t *shape = extra[i].cols ? json_pack("[i, i]", extra[i].rows, extra[i].cols) : json_pack("[i]", extra[i].rows);
+        json_object_set_new(hdr, name, json_pack("{s:s, s:o, s:[I, I]}", "dtype", "F32", "shape", shape, "data_offsets",
+                                                 (json_int_t)off, (json_int_t)(off + 4 * n)));
+        json_object_set_new(map, name, json_string("model-2.safetensors"));
+        off += 4 * n;
+    }
+    char *h = json_dumps(hdr, JSON_COMPACT);
+    snprintf(p, sizeof p, "%s/model-2.safetensors", dir);
+    FILE *f = fopen(p, "wb");
+    ok = ok && h && f;
+    if (ok) {
+        uint64_t hl = (strlen(h) + 7) / 8 * 8;
+        fwrite(&hl, 8, 1, f);
+        fprintf(f, "%-*s", (int)hl, h);
+        fwrite(buf, 1, off, f);
+    }
+    if (f) fclose(f);
+    json_t *index = json_pack("{s:{}, s:O}", "metadata", "weight_map", map);
+    snprintf(p, sizeof p, "%s/model.safetensors.index.json", dir);
+    ok = ok && index && !json_dump_file(index, p, 0);
+    free(h);
+    free(buf);
+    json_decref(hdr);
+    json_decref(map);
+    json_decref(index);
+    seek_st_close(st);
+    CHECK(ok, "mtp: building the folder failed");
+
+    /* loaded with the module; the main logits are dsv3's */
+    seek_model *m;
+    if (ok && seek_model_load(&m, dir) == SEEK_OK) {
+        CHECK(m->hp.n_layer == 3 && m->hp.n_mtp == 1 && m->mtp && m->layers[3].moe && m->mtp[0].eh_proj.ne[0] == 128,
+              "mtp: not loaded (%lld layers, %lld mtp)", (long long)m->hp.n_layer, (long long)m->hp.n_mtp);
+        seek_model_free(m);
+    } else {
+        CHECK(0, "mtp: load: %s", seek_last_error());
+    }
+    check_model("dsv3 + MTP layer (HF folder)", dir, "dsv3", SEEK_ARCH_DEEPSEEK2, false, 1e-4);
+    /* convert: dropped by default (llama.cpp's layout), kept with mtp */
+    for (int keep = 0; keep < 2; keep++) {
+        char out[600];
+        snprintf(out, sizeof out, "%s/out.gguf", dir);
+        seek_gguf_writer *w = seek_gw_new();
+        seek_hf_keep *k = NULL;
+        bool wrote = seek_hf_read(w, dir, keep, &k) == SEEK_OK && seek_gw_write(w, out, NULL, NULL) == SEEK_OK;
+        seek_gw_free(w);
+        seek_hf_keep_free(k);
+        if (wrote && seek_model_load(&m, out) == SEEK_OK) {
+            CHECK(m->hp.n_mtp == keep && m->hp.n_layer == 3, "mtp: converted (keep %d) has %lld mtp layers", keep, (long long)m->hp.n_mtp);
+            CHECK((seek_gguf_tensor(m->gguf, "blk.3.nextn.eh_proj.weight") != NULL) == keep, "mtp: nextn tensors (keep %d)", keep);
+            seek_model_free(m);
+        } else {
+            CHECK(0, "mtp: convert (keep %d): %s", keep, seek_last_error());
+        }
+        unlink(out);
+    }
+    const char *names[] = {"tokenizer.json", "tokenizer_config.json", "model-1.safetensors", "model-2.safetensors", "config.json",
+                           "model.safetensors.index.json"};
+    for (int i = 0; i < 6; i++) {
+        snprintf(p, sizeof p, "%s/%s", dir, names[i]);
+        unlink(p);
+    }
+    rmdir(dir);
+}
+
 int main(void) {
     check_tokenizers();
+    check_mtp();
     static const struct { const char *name; seek_arch arch; } folders[] = {
         {"llama", SEEK_ARCH_LLAMA}, {"qwen2", SEEK_ARCH_QWEN2}, {"deepseek_moe", SEEK_ARCH_DEEPSEEK},
         {"dsv2_lite", SEEK_ARCH_DEEPSEEK2}, {"dsv2", SEEK_ARCH_DEEPSEEK2}, {"dsv3", SEEK_ARCH_DEEPSEEK2},

@@ -17,9 +17,13 @@
 bool seek_hf_is_folder(const char *path);
 
 /* Fills w with the metadata and tensors of the folder. *keep receives what the tensors point
- * into (the safetensors mappings); free it with seek_hf_keep_free after the writer is done. */
+ * into (the safetensors mappings); free it with seek_hf_keep_free after the writer is done.
+ * mtp: keep DeepSeek-V3's multi-token-prediction layers (model.layers.N for N >= num_hidden_layers)
+ * as blk.N.* + blk.N.nextn.* with {arch}.nextn_predict_layers (block_count then counts them, as
+ * llama.cpp's newer MTP archs do); without it they are dropped, as llama.cpp's deepseek2
+ * converter drops them (its deepseek2 loader refuses files with extra tensors). */
 typedef struct seek_hf_keep seek_hf_keep;
-seek_status seek_hf_read(seek_gguf_writer *w, const char *dir, seek_hf_keep **keep);
+seek_status seek_hf_read(seek_gguf_writer *w, const char *dir, bool mtp, seek_hf_keep **keep);
 void seek_hf_keep_free(seek_hf_keep *k);
 
 /* The tokenizer part of seek_hf_read: tokenizer.json + tokenizer_config.json -> tokenizer.* keys.

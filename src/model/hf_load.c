@@ -189,7 +189,6 @@ static seek_status read_config(hfx *x) {
     key_u32(x, "vocab_size", x->n_vocab);
     key_u32(x, "context_length", cfg_int(x->cfg, "max_position_embeddings", 4096));
     key_u32(x, "embedding_length", x->dim);
-    key_u32(x, "block_count", x->n_layer);
     key_u32(x, "feed_forward_length", x->n_ff);
     key_u32(x, "attention.head_count", x->n_head);
     key_f32(x, "attention.layer_norm_rms_epsilon", cfg_num(x->cfg, "rms_norm_eps", 1e-6));
@@ -539,7 +538,24 @@ static seek_status put_layer(hfx *x, int64_t il) {
     return SEEK_OK;
 }
 
-seek_status seek_hf_read(seek_gguf_writer *w, const char *dir, seek_hf_keep **keep) {
+/* The MTP module of layer il (DeepSeek-V3 README_WEIGHTS): a decoder layer plus enorm / hnorm,
+ * eh_proj [H, 2H] and the shared head's norm (its embedding and head repeat the main ones). */
+static seek_status put_mtp(hfx *x, int64_t il) {
+    static const char *parts[][2] = {{"nextn.eh_proj.weight", "eh_proj.weight"},
+                                     {"nextn.enorm.weight", "enorm.weight"},
+                                     {"nextn.hnorm.weight", "hnorm.weight"},
+                                     {"nextn.shared_head_norm.weight", "shared_head.norm.weight"}};
+    char hf[256], gg[80];
+    seek_status st = put_layer(x, il);
+    for (size_t i = 0; i < 4 && !st; i++) {
+        snprintf(gg, sizeof gg, "blk.%lld.%s", (long long)il, parts[i][0]);
+        snprintf(hf, sizeof hf, "model.layers.%lld.%s", (long long)il, parts[i][1]);
+        st = put(x, gg, hf, T_REQ);
+    }
+    return st;
+}
+
+seek_status seek_hf_read(seek_gguf_writer *w, const char *dir, bool mtp, seek_hf_keep **keep) {
     *keep = NULL;
     json_t *cfg;
     seek_status st = seek_hf_json_load(&cfg, dir, "config.json");
@@ -555,6 +571,13 @@ seek_status seek_hf_read(seek_gguf_writer *w, const char *dir, seek_hf_keep **ke
     if (!st) st = put(&x, "output_norm.weight", "model.norm.weight", T_REQ);
     if (!st && !cfg_bool(cfg, "tie_word_embeddings", false)) st = put(&x, "output.weight", "lm_head.weight", 0);
     for (int64_t il = 0; il < x.n_layer && !st; il++) st = put_layer(&x, il);
+    /* MTP layers, when asked for and present */
+    char name[128];
+    snprintf(name, sizeof name, "model.layers.%lld.eh_proj.weight", (long long)x.n_layer);
+    const int64_t n_mtp = st || !mtp || !seek_st_set_find(x.st, name, NULL) ? 0 : cfg_int(cfg, "num_nextn_predict_layers", 0);
+    for (int64_t j = 0; j < n_mtp && !st; j++) st = put_mtp(&x, x.n_layer + j);
+    if (!st && n_mtp) key_u32(&x, "nextn_predict_layers", n_mtp);
+    if (!st) key_u32(&x, "block_count", x.n_layer + n_mtp);
     json_decref(cfg);
     if (st) {
         seek_hf_keep_free(k);

@@ -253,6 +253,36 @@ static seek_status read_moe(loader *L) {
     return SEEK_OK;
 }
 
+/* MTP modules, when the file has them (a missing one drops them all: n_mtp = 0). */
+static seek_status bind_mtp(loader *L) {
+    seek_model *m = L->m;
+    seek_hparams *hp = &m->hp;
+    char n[96];
+    snprintf(n, sizeof n, "blk.%lld.nextn.eh_proj.weight", (long long)hp->n_layer);
+    if (!hp->n_mtp || !seek_gguf_tensor(m->gguf, n)) {
+        hp->n_mtp = 0;
+        return SEEK_OK;
+    }
+    if (!(m->mtp = calloc((size_t)hp->n_mtp, sizeof *m->mtp))) return seek_errorf(SEEK_ERR_NOMEM, "out of memory");
+    const size_t main_bytes = m->weight_bytes;
+    seek_status st = SEEK_OK;
+    for (int64_t i = 0; i < hp->n_mtp && !st; i++) {
+        const long long il = (long long)(hp->n_layer + i);
+        seek_mtp *t = &m->mtp[i];
+        if ((st = bind_layer(L, il))) break;
+        snprintf(n, sizeof n, "blk.%lld.nextn.eh_proj.weight", il);
+        if ((st = bind(L, &t->eh_proj, n, 2 * hp->dim, hp->dim, true))) break;
+        snprintf(n, sizeof n, "blk.%lld.nextn.enorm.weight", il);
+        if ((st = bind(L, &t->enorm, n, hp->dim, 1, true))) break;
+        snprintf(n, sizeof n, "blk.%lld.nextn.hnorm.weight", il);
+        if ((st = bind(L, &t->hnorm, n, hp->dim, 1, true))) break;
+        snprintf(n, sizeof n, "blk.%lld.nextn.shared_head_norm.weight", il);
+        st = bind(L, &t->head_norm, n, hp->dim, 1, true);
+    }
+    m->active_bytes -= m->weight_bytes - main_bytes; /* decoding does not read them */
+    return st;
+}
+
 static seek_status read_hparams(loader *L) {
     seek_model *m = L->m;
     seek_hparams *hp = &m->hp;
@@ -261,6 +291,10 @@ static seek_status read_hparams(loader *L) {
         (st = need_u64(L, "feed_forward_length", &hp->n_ff)) || (st = need_u64(L, "attention.head_count", &hp->n_head)))
         return st;
     if (hp->n_layer > 4096) return seek_errorf(SEEK_ERR_FORMAT, "block_count %lld is out of range", (long long)hp->n_layer);
+    /* block_count counts multi-token-prediction layers too (llama.cpp's nextn convention) */
+    opt_u64(L, "nextn_predict_layers", &hp->n_mtp);
+    if (hp->n_mtp >= hp->n_layer) return seek_errorf(SEEK_ERR_FORMAT, "nextn_predict_layers %lld leaves no layers", (long long)hp->n_mtp);
+    hp->n_layer -= hp->n_mtp;
     hp->n_head_kv = hp->n_head;
     opt_u64(L, "attention.head_count_kv", &hp->n_head_kv);
     hp->n_ctx_train = 2048;
@@ -330,7 +364,7 @@ seek_status seek_model_load(seek_model **out, const char *path) {
         seek_gguf_writer *w = seek_gw_new();
         seek_hf_keep *keep = NULL;
         if (!w) st = seek_errorf(SEEK_ERR_NOMEM, "out of memory");
-        else if ((st = seek_hf_read(w, path, &keep))) seek_gw_free(w);
+        else if ((st = seek_hf_read(w, path, true, &keep))) seek_gw_free(w);
         else st = seek_gguf_from_writer(&m->gguf, w);
         m->hf_keep = keep;
     } else {
@@ -365,7 +399,7 @@ seek_status seek_model_load(seek_model **out, const char *path) {
         st = seek_errorf(SEEK_ERR_UNSUPPORTED, "output_norm / rope_freqs must be f32");
         goto fail;
     }
-    m->layers = calloc((size_t)hp->n_layer, sizeof *m->layers);
+    m->layers = calloc((size_t)(hp->n_layer + hp->n_mtp), sizeof *m->layers);
     if (!m->layers) {
         st = seek_errorf(SEEK_ERR_NOMEM, "out of memory");
         goto fail;
@@ -381,6 +415,7 @@ seek_status seek_model_load(seek_model **out, const char *path) {
     for (int64_t il = 0; il < hp->n_layer; il++)
         if ((st = bind_layer(&L, il))) goto fail;
     m->active_bytes += m->weight_bytes;
+    if ((st = bind_mtp(&L))) goto fail;
     gguf_str tmpl = {0};
     char *tmpl_c = NULL;
     if (seek_gguf_get_str(m->gguf, "tokenizer.chat_template", &tmpl)) {
@@ -404,6 +439,7 @@ void seek_model_free(seek_model *m) {
     if (!m) return;
     if (m->tok) seek_tokenizer_free(m->tok);
     free(m->layers);
+    free(m->mtp);
     free(m->chat_template);
     free(m->owned_f32);
     seek_gguf_close(m->gguf);

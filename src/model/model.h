@@ -84,7 +84,16 @@ typedef struct {
     /* mixture of experts */
     int64_t n_ff_exp, n_ff_shexp, n_layer_dense;
     seek_moe_cfg moe;
+    int64_t n_mtp;           /* multi-token-prediction layers after the n_layer main ones */
 } seek_hparams;
+
+/* DeepSeek-V3's multi-token-prediction module i: decoder layer layers[n_layer + i] plus these
+ * (h' = eh_proj [enorm(emb(t+1)); hnorm(h)]). Loaded for speculative decoding; the forward pass
+ * does not run it. */
+typedef struct {
+    seek_weight eh_proj;            /* (2*dim, dim) */
+    seek_weight enorm, hnorm, head_norm; /* (dim) */
+} seek_mtp;
 
 typedef struct seek_model {
     seek_gguf *gguf;
@@ -95,7 +104,8 @@ typedef struct seek_model {
     seek_weight output_norm; /* (dim) */
     seek_weight output;      /* (n_vocab, dim): token_embd when tied */
     seek_weight rope_freqs;  /* optional (n_rot/2) per-dimension divisors (Llama-3.1 scaling) */
-    seek_layer *layers;
+    seek_layer *layers;      /* n_layer + n_mtp */
+    seek_mtp *mtp;           /* n_mtp, or NULL */
     seek_tokenizer *tok;
     char *chat_template;     /* tokenizer.chat_template (NUL-terminated copy), or NULL */
     seek_chat_family chat;

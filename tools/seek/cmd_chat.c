@@ -1,7 +1,9 @@
 /* seek chat: interactive multi-turn chat on the terminal. Each line on stdin is a user turn;
  * the whole conversation is rendered with the model's chat template, and the session keeps the
  * KV cache of earlier turns so only the new turn's tokens are processed (--verbose prints the
- * counts). --no-cache reprocesses the whole conversation every turn (for checking). */
+ * counts). --no-cache reprocesses the whole conversation every turn (for checking). A reasoning
+ * model's <think> block is dimmed on a terminal or hidden with --hide-reasoning; the history keeps
+ * the full answer (the R1 template drops earlier reasoning itself). */
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -104,7 +106,9 @@ int cmd_chat(int argc, char **argv) {
         }
         double t_prompt = now_seconds() - t0, t_gen = 0;
         if (o.verbose) fprintf(stderr, "seek: turn: processed %d new tokens of %d in the conversation\n", n_new, n_ids);
-        int32_t n_gen = generate(&s, &smp, o.n_predict, stdout, answer, ANSWER_CAP, &t_gen);
+        seek_reasoning show;
+        reasoning_init_file(&show, &o, chat_opens_think(m), stdout);
+        int32_t n_gen = generate(&s, &smp, o.n_predict, &show, answer, ANSWER_CAP, &t_gen);
         if (n_gen < 0) goto done;
         printf("\n");
         fflush(stdout);

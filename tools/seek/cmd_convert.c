@@ -2,7 +2,8 @@
  * GGUF file that seek and llama.cpp both load (llama.cpp's metadata keys, tensor names and
  * layouts: model/hf.h). Vectors, the MoE router and its bias stay f32 (as llama.cpp keeps them);
  * other weights take --type (default f16, like llama.cpp's converter), or f16 where a row does
- * not fit q8_0's 32-value blocks. The file is written to OUT.tmp and renamed when complete. */
+ * not fit q8_0's 32-value blocks. DeepSeek-V3's MTP layer is dropped unless --mtp, as llama.cpp's
+ * converter drops it. The file is written to OUT.tmp and renamed when complete. */
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -12,7 +13,8 @@
 #include "model/hf.h"
 
 static void usage(FILE *f) {
-    fprintf(f, "usage: seek convert HF_DIR -o OUT.gguf [--type f32|f16|bf16|q8_0]\n"
+    fprintf(f, "usage: seek convert HF_DIR -o OUT.gguf [--type f32|f16|bf16|q8_0] [--mtp]\n"
+               "  --mtp keeps DeepSeek-V3's multi-token-prediction layer (llama.cpp's deepseek2 refuses such files)\n"
                "  HF_DIR holds config.json, model.safetensors (or shards + model.safetensors.index.json),\n"
                "  tokenizer.json and tokenizer_config.json\n");
 }
@@ -39,8 +41,10 @@ static seek_dtype out_type(const seek_gguf_writer *w, size_t i, seek_dtype want)
 
 int cmd_convert(int argc, char **argv) {
     const char *dir = NULL, *out = NULL, *type = "f16";
+    bool mtp = false;
     for (int i = 0; i < argc; i++) {
         if ((!strcmp(argv[i], "-o") || !strcmp(argv[i], "--outfile")) && i + 1 < argc) out = argv[++i];
+        else if (!strcmp(argv[i], "--mtp")) mtp = true;
         else if ((!strcmp(argv[i], "--type") || !strcmp(argv[i], "--outtype")) && i + 1 < argc) type = argv[++i];
         else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
             usage(stdout);
@@ -71,7 +75,7 @@ int cmd_convert(int argc, char **argv) {
     }
     seek_gguf_writer *w = seek_gw_new();
     seek_hf_keep *keep = NULL;
-    seek_status st = w ? seek_hf_read(w, dir, &keep) : SEEK_ERR_NOMEM;
+    seek_status st = w ? seek_hf_read(w, dir, mtp, &keep) : SEEK_ERR_NOMEM;
     for (size_t i = 0; !st && i < seek_gw_n_tensors(w); i++) {
         seek_dtype t = out_type(w, i, types[ti].type);
         if (t != seek_gw_tensor_type(w, i, NULL)) st = seek_gw_retype(w, i, t);

@@ -1,5 +1,6 @@
-/* seek run: one-shot generation. stdout carries only the generated text, streamed; load time,
- * speed and memory go to stderr. */
+/* seek run: one-shot generation. stdout carries only the generated text, streamed (a <think>
+ * reasoning block dimmed on a terminal, or hidden with --hide-reasoning); load time, speed and
+ * memory go to stderr. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -82,7 +83,9 @@ int cmd_run(int argc, char **argv) {
         goto done;
     }
     double t_prompt = now_seconds() - t0, t_gen = 0;
-    int32_t n_gen = generate(&s, &smp, o.n_predict, stdout, NULL, 0, &t_gen);
+    seek_reasoning show; /* with --chat an R1 template has opened <think> already */
+    reasoning_init_file(&show, &o, o.chat && chat_opens_think(m), stdout);
+    int32_t n_gen = generate(&s, &smp, o.n_predict, &show, NULL, 0, &t_gen);
     if (n_gen < 0) goto done;
     printf("\n");
     fflush(stdout);

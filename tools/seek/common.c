@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "kernels/quant.h"
 
@@ -52,6 +53,8 @@ static void print_help(const char *cmd) {
            "      --presence-penalty P, --frequency-penalty P\n"
            "      --seed N            RNG seed (same seed, same text)\n"
            "      --chat              wrap the prompt with the model's chat template\n"
+           "      --hide-reasoning    print only the answer, not the <think> reasoning (DeepSeek-R1);\n"
+           "                          otherwise reasoning is dimmed on a terminal, raw in a pipe\n"
            "      --verbose           token counts, timings, per-op times, memory\n"
            "      --precise           fp32 activations in every matmul (reference arithmetic; slower)\n"
            "  bench: -p N (prompt tokens, 512), -n N (generated tokens, 128), -r N (repetitions, 5), --json\n",
@@ -118,6 +121,7 @@ bool opts_parse(seek_opts *o, int argc, char **argv, const char *cmd) {
         } else if (IS("--chat", "--chat")) o->chat = true;
         else if (IS("--verbose", "-v")) o->verbose = true;
         else if (IS("--precise", "--precise")) o->precise = true;
+        else if (IS("--hide-reasoning", "--hide-reasoning")) o->hide_reasoning = true;
         else if (IS("--json", "--json")) o->json = true;
         else if (a[0] == '-' && a[1]) {
             fprintf(stderr, "seek %s: unknown option '%s' (see seek %s --help)\n", cmd, a, cmd);
@@ -204,11 +208,22 @@ int32_t *tokenize_alloc(const seek_model *m, const char *text, bool add_special,
     return ids;
 }
 
-static void emit(const char *p, size_t len, FILE *out, char *capture, size_t *cap_len, size_t cap_size) {
-    if (out) {
-        fwrite(p, 1, len, out);
-        fflush(out);
-    }
+static void file_sink(void *user, const char *text, size_t len) {
+    fwrite(text, 1, len, user);
+    fflush(user);
+}
+
+void reasoning_init_file(seek_reasoning *r, const seek_opts *o, bool think_open, FILE *out) {
+    const char *no_color = getenv("NO_COLOR"); /* https://no-color.org */
+    bool color = isatty(fileno(out)) && !(no_color && no_color[0]);
+    seek_reasoning_mode mode = o->hide_reasoning ? SEEK_REASONING_HIDE : color ? SEEK_REASONING_DIM : SEEK_REASONING_PLAIN;
+    seek_reasoning_init(r, mode, think_open, file_sink, out);
+}
+
+bool chat_opens_think(const seek_model *m) { return m->chat == SEEK_CHAT_DEEPSEEK_R1; }
+
+static void emit(const char *p, size_t len, seek_reasoning *out, char *capture, size_t *cap_len, size_t cap_size) {
+    if (out) seek_reasoning_put(out, p, len);
     if (capture && *cap_len + len < cap_size) {
         memcpy(capture + *cap_len, p, len);
         *cap_len += len;
@@ -216,7 +231,7 @@ static void emit(const char *p, size_t len, FILE *out, char *capture, size_t *ca
     }
 }
 
-void utf8_stream_put(utf8_stream *u, const char *piece, size_t len, FILE *out, char *capture, size_t *cap_len,
+void utf8_stream_put(utf8_stream *u, const char *piece, size_t len, seek_reasoning *out, char *capture, size_t *cap_len,
                      size_t cap_size) {
     for (size_t i = 0; i < len; i++) {
         if (u->n == sizeof u->buf) utf8_stream_flush(u, out, capture, cap_len, cap_size);
@@ -228,19 +243,20 @@ void utf8_stream_put(utf8_stream *u, const char *piece, size_t len, FILE *out, c
     u->n -= ok;
 }
 
-void utf8_stream_flush(utf8_stream *u, FILE *out, char *capture, size_t *cap_len, size_t cap_size) {
+void utf8_stream_flush(utf8_stream *u, seek_reasoning *out, char *capture, size_t *cap_len, size_t cap_size) {
     emit(u->buf, u->n, out, capture, cap_len, cap_size);
     u->n = 0;
 }
 
-int32_t generate(seek_session *s, seek_sampler *smp, int32_t n_predict, FILE *out, char *capture, size_t cap_size,
-                 double *t_gen) {
+int32_t generate(seek_session *s, seek_sampler *smp, int32_t n_predict, seek_reasoning *out, char *capture,
+                 size_t cap_size, double *t_gen) {
     const seek_model *m = s->ctx->model;
     utf8_stream u = {.n = 0};
     size_t cap_len = 0;
     if (capture && cap_size) capture[0] = 0;
     char piece[256];
     int32_t n_gen = 0;
+    bool full = false, failed = false;
     double t0 = now_seconds();
     while (n_predict < 0 || n_gen < n_predict) {
         int32_t tok = seek_sampler_sample(smp, seek_session_logits(s));
@@ -251,15 +267,21 @@ int32_t generate(seek_session *s, seek_sampler *smp, int32_t n_predict, FILE *ou
         if (len > 0) utf8_stream_put(&u, piece, (size_t)(len < (int32_t)sizeof piece ? len : (int32_t)sizeof piece), out, capture, &cap_len, cap_size);
         if (n_predict >= 0 && n_gen >= n_predict) break;
         if (s->n_tokens >= s->cap) { /* context full: stop like llama.cpp without --context-shift */
-            fprintf(stderr, "\nseek: the context is full (%d tokens); stopping (use a larger -c)\n", s->cap);
+            full = true;
             break;
         }
         if (seek_session_push(s, tok)) {
-            fprintf(stderr, "\nseek: %s\n", seek_last_error());
-            return -1;
+            failed = true;
+            break;
         }
     }
     utf8_stream_flush(&u, out, capture, &cap_len, cap_size);
+    if (out) seek_reasoning_flush(out); /* before any message: a dimmed reasoning is reset */
+    if (full) fprintf(stderr, "\nseek: the context is full (%d tokens); stopping (use a larger -c)\n", s->cap);
+    if (failed) {
+        fprintf(stderr, "\nseek: %s\n", seek_last_error());
+        return -1;
+    }
     if (t_gen) *t_gen = now_seconds() - t0;
     return n_gen;
 }

@@ -11,6 +11,7 @@
 #include "runtime/context.h"
 #include "runtime/sampler.h"
 #include "runtime/session.h"
+#include "tokenizer/reasoning.h"
 
 typedef struct {
     const char *model;       /* -m */
@@ -24,6 +25,7 @@ typedef struct {
     bool chat;               /* --chat */
     bool verbose;            /* --verbose */
     bool precise;            /* --precise: fp32 activations in every matmul */
+    bool hide_reasoning;     /* --hide-reasoning: print only the answer after </think> */
     seek_sampler_params sp;
     bool seed_set;
     /* bench */
@@ -45,19 +47,29 @@ void mem_rss_mib(double *now, double *peak);
 /* Tokenizes text (parse_special on), returning a malloc'd array and its count; NULL on error. */
 int32_t *tokenize_alloc(const seek_model *m, const char *text, bool add_special, int32_t *n);
 
-/* Streams token pieces to a FILE, holding back incomplete UTF-8 sequences. */
+/* Sets r up to show generated text on out: reasoning hidden with --hide-reasoning, dimmed when out
+ * is a terminal (and NO_COLOR is unset), raw (tags included) otherwise. think_open: the prompt was
+ * rendered with a template whose generation prompt opens <think> (DeepSeek-R1), so the output
+ * starts inside the reasoning. */
+void reasoning_init_file(seek_reasoning *r, const seek_opts *o, bool think_open, FILE *out);
+/* Whether the prompt rendered for m (with --chat / seek chat) ends inside an open <think>. */
+bool chat_opens_think(const seek_model *m);
+
+/* Streams token pieces to out (through the reasoning filter), holding back incomplete UTF-8
+ * sequences; capture (if given) gets the text unfiltered. */
 typedef struct {
     char buf[64];
     size_t n;
 } utf8_stream;
-void utf8_stream_put(utf8_stream *u, const char *piece, size_t len, FILE *out, char *capture, size_t *cap_len,
+void utf8_stream_put(utf8_stream *u, const char *piece, size_t len, seek_reasoning *out, char *capture, size_t *cap_len,
                      size_t cap_size);
-void utf8_stream_flush(utf8_stream *u, FILE *out, char *capture, size_t *cap_len, size_t cap_size);
+void utf8_stream_flush(utf8_stream *u, seek_reasoning *out, char *capture, size_t *cap_len, size_t cap_size);
 
-/* Generates up to n_predict tokens after the session's current logits, streaming text to out and
- * appending it to capture (if given). Returns the number generated, -1 on error. */
-int32_t generate(seek_session *s, seek_sampler *smp, int32_t n_predict, FILE *out, char *capture, size_t cap_size,
-                 double *t_gen);
+/* Generates up to n_predict tokens after the session's current logits, streaming text to out (may
+ * be NULL; flushed at the end) and appending the raw text, reasoning included, to capture (if
+ * given). Returns the number generated, -1 on error. */
+int32_t generate(seek_session *s, seek_sampler *smp, int32_t n_predict, seek_reasoning *out, char *capture,
+                 size_t cap_size, double *t_gen);
 
 int cmd_run(int argc, char **argv);
 int cmd_chat(int argc, char **argv);
