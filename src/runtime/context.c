@@ -144,6 +144,12 @@ void seek_seq_truncate(seek_context *ctx, int32_t seq, int32_t n_keep) {
     if (seq >= 0 && seq < ctx->kv.n_seq) seek_kv_truncate(&ctx->kv, seq, n_keep);
 }
 
+int32_t seek_seq_share(seek_context *ctx, int32_t dst, int32_t src, int32_t n_pos) {
+    if (dst < 0 || dst >= ctx->kv.n_seq || src < 0 || src >= ctx->kv.n_seq || dst == src) return seek_seq_len(ctx, dst);
+    seek_kv_share(&ctx->kv, dst, src, n_pos / SEEK_KV_BLOCK);
+    return ctx->kv.seqs[dst].n_pos;
+}
+
 const float *seek_get_logits(const seek_context *ctx, int32_t i) {
     if (i < 0 || i >= ctx->logit_row_cap || ctx->logit_row[i] < 0) return NULL;
     return ctx->logits + (int64_t)ctx->logit_row[i] * ctx->model->hp.n_vocab;

@@ -67,6 +67,9 @@ const float *seek_get_logits(const seek_context *ctx, int32_t i);
 
 int32_t seek_seq_len(const seek_context *ctx, int32_t seq);
 void seek_seq_truncate(seek_context *ctx, int32_t seq, int32_t n_keep);
+/* Empties dst and makes it share src's first n_pos positions (rounded down to whole cache blocks),
+ * without copying or recomputing them. Returns the positions dst now holds. */
+int32_t seek_seq_share(seek_context *ctx, int32_t dst, int32_t src, int32_t n_pos);
 
 /* The forward pass (model/forward.c) over one chunk (n_tok <= n_batch) whose cache slots are reserved;
  * out_rows[t] is the logits row for entry t or -1. */

@@ -67,6 +67,24 @@ seek_status seek_kv_reserve(seek_kv_cache *kv, int32_t seq, int32_t n) {
     return SEEK_OK;
 }
 
+void seek_kv_share(seek_kv_cache *kv, int32_t dst, int32_t src, int32_t n_blocks) {
+    seek_kv_seq *d = &kv->seqs[dst], *s = &kv->seqs[src];
+    seek_kv_truncate(kv, dst, 0);
+    if (n_blocks > s->n_pos / SEEK_KV_BLOCK) n_blocks = s->n_pos / SEEK_KV_BLOCK;
+    if (n_blocks <= 0) return;
+    if (n_blocks > d->cap) {
+        int32_t *b = realloc(d->blocks, (size_t)n_blocks * sizeof(int32_t));
+        if (!b) return; /* nothing shared: the caller recomputes the prefix */
+        d->blocks = b;
+        d->cap = n_blocks;
+    }
+    for (int32_t i = 0; i < n_blocks; i++) {
+        d->blocks[i] = s->blocks[i];
+        kv->ref[s->blocks[i]]++;
+    }
+    d->n_pos = n_blocks * SEEK_KV_BLOCK;
+}
+
 void seek_kv_truncate(seek_kv_cache *kv, int32_t seq, int32_t n_keep) {
     seek_kv_seq *s = &kv->seqs[seq];
     if (n_keep < 0) n_keep = 0;
@@ -78,4 +96,25 @@ void seek_kv_truncate(seek_kv_cache *kv, int32_t seq, int32_t n_keep) {
         if (--kv->ref[blk] == 0) kv->free_list[kv->n_free++] = blk;
     }
     s->n_pos = n_keep;
+    /* the sequence will write the rest of a partly kept last block: if another sequence shares
+     * it, the sequence gets its own copy first (or, with no free block, keeps whole blocks only) */
+    const int32_t last = keep - 1;
+    if (n_keep % SEEK_KV_BLOCK == 0 || kv->ref[s->blocks[last]] == 1) return;
+    if (kv->n_free == 0) {
+        kv->ref[s->blocks[last]]--;
+        s->n_pos = last * SEEK_KV_BLOCK;
+        return;
+    }
+    const int32_t old = s->blocks[last], blk = kv->free_list[--kv->n_free];
+    for (int64_t l = 0; l < kv->n_layer; l++) {
+        const size_t at = (size_t)(l * kv->n_blocks) * SEEK_KV_BLOCK, per = SEEK_KV_BLOCK;
+        memcpy(kv->k + (at + (size_t)blk * per) * (size_t)kv->k_row, kv->k + (at + (size_t)old * per) * (size_t)kv->k_row,
+               per * (size_t)kv->k_row * sizeof(float));
+        if (kv->v)
+            memcpy(kv->v + (at + (size_t)blk * per) * (size_t)kv->v_row, kv->v + (at + (size_t)old * per) * (size_t)kv->v_row,
+                   per * (size_t)kv->v_row * sizeof(float));
+    }
+    kv->ref[old]--;
+    kv->ref[blk] = 1;
+    s->blocks[last] = blk;
 }

@@ -39,7 +39,13 @@ size_t seek_kv_bytes(const seek_kv_cache *kv);
 /* Makes room for positions [n_pos, n_pos + n) of seq (allocating blocks); SEEK_ERR_FULL when
  * the cache has no free block left. */
 seek_status seek_kv_reserve(seek_kv_cache *kv, int32_t seq, int32_t n);
-/* Forgets positions >= n_keep of seq, releasing blocks it no longer needs. */
+/* Makes empty sequence dst start with the first n_blocks whole blocks of src, shared (reference
+ * counted, not copied): a common prompt prefix is stored once. dst writes its later positions
+ * into blocks of its own, so shared blocks are never written again. */
+void seek_kv_share(seek_kv_cache *kv, int32_t dst, int32_t src, int32_t n_blocks);
+/* Forgets positions >= n_keep of seq, releasing blocks it no longer needs. A partly kept last
+ * block that is shared is copied first; with no free block for the copy, only whole blocks are
+ * kept (read the sequence's n_pos afterwards). */
 void seek_kv_truncate(seek_kv_cache *kv, int32_t seq, int32_t n_keep);
 
 /* The key / value row of (layer, seq, pos); pos must be reserved. */

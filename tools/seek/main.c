@@ -10,6 +10,7 @@ static void usage(FILE *f) {
             "usage: seek COMMAND [options]\n"
             "  run    -m MODEL -p TEXT   generate text (stdout = the text only)\n"
             "  chat   -m MODEL           interactive chat, KV cache kept across turns\n"
+            "  serve  -m MODEL           OpenAI-compatible HTTP server (+ chat page at /)\n"
             "  info   MODEL              metadata, tensors, memory estimate\n"
             "  bench  -m MODEL           prompt (pp) and generation (tg) speed\n"
             "  convert HF_DIR -o OUT.gguf  Hugging Face folder -> GGUF (--type f32|f16|bf16|q8_0)\n"
@@ -30,6 +31,7 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "info")) return cmd_info(argc - 2, argv + 2);
     if (!strcmp(cmd, "bench")) return cmd_bench(argc - 2, argv + 2);
     if (!strcmp(cmd, "convert")) return cmd_convert(argc - 2, argv + 2);
+    if (!strcmp(cmd, "serve")) return cmd_serve(argc - 2, argv + 2);
     if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help")) {
         usage(stdout);
         return 0;
