@@ -397,7 +397,7 @@ seek_status seek_server_run(const char *model_path, const seek_server_params *p,
     srand((unsigned)time(NULL) ^ (unsigned)getpid());
     struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)p->port)};
     if (inet_pton(AF_INET, p->host, &addr.sin_addr) != 1) return seek_errorf(SEEK_ERR_INVALID, "--host '%s' is not an IPv4 address", p->host);
-    struct MHD_Daemon *d = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG,
+    struct MHD_Daemon *d = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD,
                                             (uint16_t)p->port, NULL, NULL, handler, &s, MHD_OPTION_SOCK_ADDR, &addr,
                                             MHD_OPTION_NOTIFY_COMPLETED, completed, NULL, MHD_OPTION_CONNECTION_TIMEOUT, 600u,
                                             MHD_OPTION_CONNECTION_LIMIT, 1024u, MHD_OPTION_END);
