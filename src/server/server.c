@@ -1,14 +1,17 @@
 /* HTTP glue for `seek serve` (see server.h) on libmicrohttpd, thread per connection: a handler
  * may wait for the scheduler, and a streamed response's reader waits for the next tokens. */
+#define _GNU_SOURCE /* POLLRDHUP */
 #include "server/server.h"
 
 #include <arpa/inet.h>
 #include <jansson.h>
 #include <microhttpd.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -225,8 +228,26 @@ static enum MHD_Result completions(server *s, struct MHD_Connection *c, conn *cn
         count_status(s, 200);
         return ret;
     }
+    /* wait for the answer, checking every quarter second that the client is still there */
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+    const int fd = ci ? ci->connect_fd : -1;
     pthread_mutex_lock(&r->mu);
-    while (r->finish == SEEK_FINISH_NONE) pthread_cond_wait(&r->cv, &r->mu);
+    while (r->finish == SEEK_FINISH_NONE) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += 250 * 1000 * 1000;
+        if (ts.tv_nsec >= 1000000000) ts.tv_sec++, ts.tv_nsec -= 1000000000;
+        while (r->finish == SEEK_FINISH_NONE && pthread_cond_timedwait(&r->cv, &r->mu, &ts) == 0) {}
+        if (r->finish != SEEK_FINISH_NONE || fd < 0) continue;
+        struct pollfd pf = {.fd = fd, .events = POLLIN | POLLRDHUP};
+        char b;
+        if (poll(&pf, 1, 0) == 1 && (pf.revents & (POLLRDHUP | POLLHUP | POLLERR) ||
+                                     ((pf.revents & POLLIN) && recv(fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) == 0))) {
+            pthread_mutex_unlock(&r->mu);
+            seek_req_cancel(s->sched, r); /* the client went away */
+            pthread_mutex_lock(&r->mu);
+        }
+    }
     pthread_mutex_unlock(&r->mu);
     observe_req(s, r);
     if (r->finish == SEEK_FINISH_ERROR && r->n_gen == 0) return reply_error(s, c, 500, r->error, NULL);
