@@ -255,6 +255,7 @@ int seek_api_parse(const seek_model *m, const char *model_id, int32_t n_ctx, boo
     call->include_usage = json_is_true(json_object_get(so, "include_usage"));
     if (!st && json_object_get(o, "stream") && !json_is_boolean(json_object_get(o, "stream")))
         st = bad(&e, "stream", "'stream' must be a boolean");
+    if (!st && r->n_prompt < 1) st = bad(&e, chat ? "messages" : "prompt", "the prompt is empty (no tokens)");
     if (!st && r->n_prompt >= n_ctx)
         st = bad(&e, chat ? "messages" : "prompt", "the prompt is %d tokens, more than the context of %d tokens", r->n_prompt, n_ctx);
     if (!st && max_tokens > 0 && r->n_prompt + max_tokens > n_ctx)

@@ -43,15 +43,20 @@ cp tests/fixtures/safetensors/*.safetensors "$work/st/"
 printf '%s\n' '"{"' '"}"' '"["' '"]"' '":"' '","' '"\"dtype\""' '"\"shape\""' '"\"data_offsets\""' \
   '"\"__metadata__\""' '"\"F32\""' '"\"F16\""' '"\"BF16\""' '"\"F8_E4M3\""' '"\"U8\""' '"\"BOOL\""' \
   '"\"F64\""' '"18446744073709551615"' '"9223372036854775807"' '"-1"' '"0"' '"\\u0000"' >"$work/st.dict"
+mkdir -p "$work/api"
+printf '\x01{"model":"m","messages":[{"role":"system","content":"Be brief."},{"role":"user","content":[{"type":"text","text":"Hi"}]}],"max_tokens":16,"temperature":0.7,"stop":["\\n"],"logprobs":true,"top_logprobs":3,"response_format":{"type":"json_object"},"logit_bias":{"42":-100},"stream":true,"stream_options":{"include_usage":true}}' >"$work/api/chat"
+printf '\x00{"prompt":"Once upon a time","max_tokens":8,"seed":7,"top_k":40,"top_p":0.9,"min_p":0.05,"presence_penalty":0.5,"logprobs":2}' >"$work/api/completion"
+printf '\x00{"prompt":[1,2,3],"n":1,"stop":"x"}' >"$work/api/ids"
 printf 'Hello world' >"$work/tok/a"
 printf '<|im_start|>user\nHi there! 123 456\t\t  x<|im_end|>' >"$work/tok/b"
 printf '\xe4\xbd\xa0\xe5\xa5\xbd \xf0\x9f\x98\x80 \xff\xfe caf\xc3\xa9' >"$work/tok/c"
-for t in gguf safetensors tokenizer; do
+for t in gguf safetensors tokenizer openai; do
   extra=()
   case $t in
     gguf) corpus=$work/gguf ;;
     safetensors) corpus=$work/st extra=(-dict="$work/st.dict") ;;
     tokenizer) corpus=$work/tok ;;
+    openai) corpus=$work/api extra=(-dict="$work/st.dict") ;;
   esac
   echo "fuzz_$t: ${secs}s"
   SEEK_MODEL=$model ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1 \
@@ -59,4 +64,4 @@ for t in gguf safetensors tokenizer; do
     "${extra[@]}" "$corpus" 2>"$work/$t.log" || { tail -40 "$work/$t.log"; echo "fuzz_$t FAILED"; exit 1; }
   grep -E 'Done [0-9]+ runs' "$work/$t.log" | tail -1
 done
-echo "fuzz: 3 passed, 0 failed"
+echo "fuzz: 4 passed, 0 failed"
