@@ -20,6 +20,7 @@
 #include "fixture_io.h"
 #include "core/status.h"
 #include "format/gguf_write.h"
+#include "core/fp16.h"
 #include "format/safetensors.h"
 #include "model/hf.h"
 #include "runtime/context.h"
@@ -283,9 +284,117 @@ static void check_mtp(void) {
     rmdir(dir);
 }
 
+/* Logits of every position of the dsv3 prompt, batched (precise mode). */
+static float *all_logits(const char *path, int64_t *V) {
+    seek_model *m;
+    if (seek_model_load(&m, path) != SEEK_OK) return NULL;
+    int32_t ids[N_TOK];
+    int n = fixture_read_ids(FIX "dsv3.ids.txt", ids, N_TOK);
+    *V = m->hp.n_vocab;
+    float *out = malloc((size_t)(N_TOK * *V) * sizeof(float));
+    if (n != N_TOK || !out || !run(m, ids, false, out)) {
+        free(out);
+        out = NULL;
+    }
+    seek_model_free(m);
+    return out;
+}
+
+/* F16 and BF16 checkpoints (what real Hugging Face folders hold): the dsv3 folder rewritten with
+ * its 2-D weights in half precision is used in place and must give exactly the logits of the same
+ * weights rounded by `seek convert --type f16|bf16` (which goes through ggml's rounding). */
+static void check_half_precision(void) {
+    static const char *st_names[2] = {"F16", "BF16"};
+    static const seek_dtype types[2] = {SEEK_TYPE_F16, SEEK_TYPE_BF16};
+    for (int h = 0; h < 2; h++) {
+        char dir[] = "/tmp/seek_half_XXXXXX", p[512], out[600];
+        if (!mkdtemp(dir)) return;
+        const char *files[] = {"tokenizer.json", "tokenizer_config.json", "config.json"};
+        bool ok = true;
+        for (int i = 0; i < 3; i++) {
+            char from[256];
+            snprintf(from, sizeof from, FIX "dsv3/%s", files[i]);
+            snprintf(p, sizeof p, "%s/%s", dir, files[i]);
+            ok = ok && copy_file(from, p);
+        }
+        seek_safetensors *st = NULL;
+        ok = ok && seek_st_open(&st, FIX "dsv3/model.safetensors") == SEEK_OK;
+        json_t *hdr = json_object();
+        size_t off = 0;
+        char *buf = malloc(2u << 20);
+        for (size_t i = 0; ok && i < st->n_tensors; i++) {
+            const seek_st_tensor *t = &st->tensors[i];
+            const size_t n = (size_t)seek_st_n_elements(t);
+            /* the router stays f32; an even count keeps later tensors 4-byte aligned */
+            const bool half = t->n_dims == 2 && !strstr(t->name, "mlp.gate.weight") && n % 2 == 0;
+            for (size_t j = 0; j < n; j++) {
+                float v;
+                memcpy(&v, (const char *)t->data + 4 * j, 4);
+                uint16_t u = h ? seek_f32_to_bf16(v) : seek_f32_to_f16(v);
+                if (half) memcpy(buf + off + 2 * j, &u, 2);
+                else memcpy(buf + off + 4 * j, &v, 4);
+            }
+            json_t *shape = json_array();
+            for (int d = 0; d < t->n_dims; d++) json_array_append_new(shape, json_integer(t->shape[d]));
+            const size_t bytes = n * (half ? 2 : 4);
+            json_object_set_new(hdr, t->name, json_pack("{s:s, s:o, s:[I, I]}", "dtype", half ? st_names[h] : "F32", "shape", shape,
+                                                        "data_offsets", (json_int_t)off, (json_int_t)(off + bytes)));
+            off += bytes;
+        }
+        char *hs = json_dumps(hdr, JSON_COMPACT);
+        snprintf(p, sizeof p, "%s/model.safetensors", dir);
+        FILE *f = fopen(p, "wb");
+        ok = ok && hs && f;
+        if (ok) {
+            uint64_t hl = (strlen(hs) + 7) / 8 * 8;
+            fwrite(&hl, 8, 1, f);
+            fprintf(f, "%-*s", (int)hl, hs);
+            fwrite(buf, 1, off, f);
+        }
+        if (f) fclose(f);
+        free(hs);
+        free(buf);
+        json_decref(hdr);
+        seek_st_close(st);
+        /* the reference: the f32 folder converted by seek's writer into the half type */
+        snprintf(out, sizeof out, "%s/ref.gguf", dir);
+        if (ok) {
+            seek_gguf_writer *w = seek_gw_new();
+            seek_hf_keep *k = NULL;
+            ok = seek_hf_read(w, FIX "dsv3", false, &k) == SEEK_OK;
+            for (size_t i = 0; ok && i < seek_gw_n_tensors(w); i++) {
+                int64_t ne[4];
+                seek_gw_tensor_type(w, i, ne);
+                if (ne[1] > 1 && !strstr(seek_gw_tensor_name(w, i), "ffn_gate_inp")) ok = seek_gw_retype(w, i, types[h]) == SEEK_OK;
+            }
+            ok = ok && seek_gw_write(w, out, NULL, NULL) == SEEK_OK;
+            seek_gw_free(w);
+            seek_hf_keep_free(k);
+        }
+        int64_t V1 = 0, V2 = 0;
+        float *a = ok ? all_logits(dir, &V1) : NULL, *b = ok ? all_logits(out, &V2) : NULL;
+        CHECK(a && b && V1 == V2, "%s folder: %s", st_names[h], seek_last_error());
+        if (a && b && V1 == V2) {
+            double md = 0;
+            for (int64_t i = 0; i < N_TOK * V1; i++) md = fmax(md, fabs((double)a[i] - b[i]));
+            printf("dsv3 as a %-4s folder vs seek convert --type %s: max |logit difference| %.3g\n", st_names[h], h ? "bf16" : "f16", md);
+            CHECK(md == 0, "%s folder and converted GGUF differ by %g", st_names[h], md);
+        }
+        free(a);
+        free(b);
+        const char *names[] = {"tokenizer.json", "tokenizer_config.json", "config.json", "model.safetensors", "ref.gguf"};
+        for (int i = 0; i < 5; i++) {
+            snprintf(p, sizeof p, "%s/%s", dir, names[i]);
+            unlink(p);
+        }
+        rmdir(dir);
+    }
+}
+
 int main(void) {
     check_tokenizers();
     check_mtp();
+    check_half_precision();
     static const struct { const char *name; seek_arch arch; } folders[] = {
         {"llama", SEEK_ARCH_LLAMA}, {"qwen2", SEEK_ARCH_QWEN2}, {"deepseek_moe", SEEK_ARCH_DEEPSEEK},
         {"dsv2_lite", SEEK_ARCH_DEEPSEEK2}, {"dsv2", SEEK_ARCH_DEEPSEEK2}, {"dsv3", SEEK_ARCH_DEEPSEEK2},
