@@ -8,25 +8,7 @@ model=$(./scripts/get-model.sh 2>/dev/null)
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 python3 tests/ref/make_bad_ggufs.py "$model" "$dir"
-pass=0 fail=0
-
-# expect NAME PATTERN CMD...: non-zero exit, stderr matches PATTERN, one line, no sanitizer report
-expect() {
-  local name=$1 pattern=$2
-  shift 2
-  timeout 120 "$@" >"$dir/out" 2>"$dir/err" </dev/null
-  local rc=$?
-  local lines
-  lines=$(grep -vc '^seek: loaded' "$dir/err")
-  if [ $rc -ne 0 ] && [ $rc -lt 124 ] && grep -q -- "$pattern" "$dir/err" && [ "$lines" -eq 1 ] &&
-     ! grep -q 'Sanitizer\|runtime error' "$dir/err"; then
-    pass=$((pass + 1))
-  else
-    fail=$((fail + 1))
-    echo "FAIL $name: rc=$rc, stderr:"
-    sed 's/^/    /' "$dir/err" | head -20
-  fi
-}
+source tests/expect.sh
 
 expect truncated 'runs past the end\|truncated' "$seek" run -m "$dir/truncated.gguf" -p hi
 expect bad_magic 'bad magic' "$seek" run -m "$dir/bad_magic.gguf" -p hi

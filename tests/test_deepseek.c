@@ -166,6 +166,32 @@ static bool copy_file(const char *from, const char *to) {
     return ok;
 }
 
+/* Writes a safetensors file: the JSON header (padded to 8 bytes) and n bytes of buf. */
+static bool write_st(const char *path, json_t *hdr, const char *buf, size_t n) {
+    char *h = json_dumps(hdr, JSON_COMPACT);
+    FILE *f = h ? fopen(path, "wb") : NULL;
+    bool ok = f != NULL;
+    if (ok) {
+        uint64_t hl = (strlen(h) + 7) / 8 * 8;
+        ok = fwrite(&hl, 8, 1, f) == 1 && fprintf(f, "%-*s", (int)hl, h) == (int)hl && fwrite(buf, 1, n, f) == n;
+        ok = fclose(f) == 0 && ok;
+    }
+    free(h);
+    return ok;
+}
+
+/* Copies the dsv3 fixture's files[i][0] to dir/files[i][1]. */
+static bool copy_fixture_files(const char *dir, const char *const (*files)[2], int n) {
+    bool ok = true;
+    for (int i = 0; i < n; i++) {
+        char from[256], to[512];
+        snprintf(from, sizeof from, FIX "dsv3/%s", files[i][0]);
+        snprintf(to, sizeof to, "%s/%s", dir, files[i][1]);
+        ok = ok && copy_file(from, to);
+    }
+    return ok;
+}
+
 /* DeepSeek-V3's multi-token-prediction layer (model.layers.<num_hidden_layers>.*): HF does not
  * save it, so the folder is made here from the dsv3 fixture: its files, config.json with
  * num_nextn_predict_layers 1, and a second shard holding layer 3 (a copy of layer 2 plus
@@ -176,15 +202,9 @@ static void check_mtp(void) {
     char dir[] = "/tmp/seek_mtp_XXXXXX", p[512];
     if (!mkdtemp(dir)) return;
     /* tokenizer files, the dsv3 weights as the first shard, config.json asking for one MTP layer */
-    const char *files[][2] = {{"tokenizer.json", "tokenizer.json"}, {"tokenizer_config.json", "tokenizer_config.json"},
-                              {"model.safetensors", "model-1.safetensors"}};
-    bool ok = true;
-    for (int i = 0; i < 3; i++) {
-        char from[256];
-        snprintf(from, sizeof from, FIX "dsv3/%s", files[i][0]);
-        snprintf(p, sizeof p, "%s/%s", dir, files[i][1]);
-        ok = ok && copy_file(from, p);
-    }
+    static const char *const files[][2] = {{"tokenizer.json", "tokenizer.json"}, {"tokenizer_config.json", "tokenizer_config.json"},
+                                           {"model.safetensors", "model-1.safetensors"}};
+    bool ok = copy_fixture_files(dir, files, 3);
     json_t *cfg = json_load_file(FIX "dsv3/config.json", 0, NULL);
     snprintf(p, sizeof p, "%s/config.json", dir);
     ok = ok && cfg && !json_object_set_new(cfg, "num_nextn_predict_layers", json_integer(1)) && !json_dump_file(cfg, p, 0);
@@ -225,21 +245,11 @@ static void check_mtp(void) {
         json_object_set_new(map, name, json_string("model-2.safetensors"));
         off += 4 * n;
     }
-    char *h = json_dumps(hdr, JSON_COMPACT);
     snprintf(p, sizeof p, "%s/model-2.safetensors", dir);
-    FILE *f = fopen(p, "wb");
-    ok = ok && h && f;
-    if (ok) {
-        uint64_t hl = (strlen(h) + 7) / 8 * 8;
-        fwrite(&hl, 8, 1, f);
-        fprintf(f, "%-*s", (int)hl, h);
-        fwrite(buf, 1, off, f);
-    }
-    if (f) fclose(f);
+    ok = ok && write_st(p, hdr, buf, off);
     json_t *index = json_pack("{s:{}, s:O}", "metadata", "weight_map", map);
     snprintf(p, sizeof p, "%s/model.safetensors.index.json", dir);
     ok = ok && index && !json_dump_file(index, p, 0);
-    free(h);
     free(buf);
     json_decref(hdr);
     json_decref(map);
@@ -309,14 +319,9 @@ static void check_half_precision(void) {
     for (int h = 0; h < 2; h++) {
         char dir[] = "/tmp/seek_half_XXXXXX", p[512], out[600];
         if (!mkdtemp(dir)) return;
-        const char *files[] = {"tokenizer.json", "tokenizer_config.json", "config.json"};
-        bool ok = true;
-        for (int i = 0; i < 3; i++) {
-            char from[256];
-            snprintf(from, sizeof from, FIX "dsv3/%s", files[i]);
-            snprintf(p, sizeof p, "%s/%s", dir, files[i]);
-            ok = ok && copy_file(from, p);
-        }
+        static const char *const files[][2] = {{"tokenizer.json", "tokenizer.json"}, {"tokenizer_config.json", "tokenizer_config.json"},
+                                               {"config.json", "config.json"}};
+        bool ok = copy_fixture_files(dir, files, 3);
         seek_safetensors *st = NULL;
         ok = ok && seek_st_open(&st, FIX "dsv3/model.safetensors") == SEEK_OK;
         json_t *hdr = json_object();
@@ -341,18 +346,8 @@ static void check_half_precision(void) {
                                                         "data_offsets", (json_int_t)off, (json_int_t)(off + bytes)));
             off += bytes;
         }
-        char *hs = json_dumps(hdr, JSON_COMPACT);
         snprintf(p, sizeof p, "%s/model.safetensors", dir);
-        FILE *f = fopen(p, "wb");
-        ok = ok && hs && f;
-        if (ok) {
-            uint64_t hl = (strlen(hs) + 7) / 8 * 8;
-            fwrite(&hl, 8, 1, f);
-            fprintf(f, "%-*s", (int)hl, hs);
-            fwrite(buf, 1, off, f);
-        }
-        if (f) fclose(f);
-        free(hs);
+        ok = ok && write_st(p, hdr, buf, off);
         free(buf);
         json_decref(hdr);
         seek_st_close(st);

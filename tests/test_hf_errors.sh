@@ -76,25 +76,7 @@ st_write(p, hdr, buf[:b0] + buf[b1:])
 d = copy("llama", "no_tokenizer")
 os.remove(os.path.join(d, "tokenizer.json"))
 PY
-pass=0 fail=0
-
-# expect NAME PATTERN CMD...: non-zero exit, stderr matches PATTERN, one line, no sanitizer report
-expect() {
-  local name=$1 pattern=$2
-  shift 2
-  timeout 120 "$@" >"$dir/out" 2>"$dir/err" </dev/null
-  local rc=$?
-  local lines
-  lines=$(grep -vc '^seek: loaded' "$dir/err")
-  if [ $rc -ne 0 ] && [ $rc -lt 124 ] && grep -q -- "$pattern" "$dir/err" && [ "$lines" -eq 1 ] &&
-     ! grep -q 'Sanitizer\|runtime error' "$dir/err"; then
-    pass=$((pass + 1))
-  else
-    fail=$((fail + 1))
-    echo "FAIL $name: rc=$rc, stderr:"
-    sed 's/^/    /' "$dir/err" | head -20
-  fi
-}
+source tests/expect.sh
 
 expect no_hidden "no_hidden/config.json: field 'hidden_size' is missing" "$seek" info "$dir/no_hidden"
 expect no_kv_lora "config.json: field 'kv_lora_rank' is missing" "$seek" run -m "$dir/no_kv_lora" -p hi

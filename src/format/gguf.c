@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/mapfile.h"
 #include "core/status.h"
 
 #define GGUF_MAGIC 0x46554747u /* "GGUF" read as a little-endian u32 */
@@ -289,24 +290,13 @@ seek_status seek_gguf_parse_header(seek_gguf **out, const void *data, size_t siz
 
 seek_status seek_gguf_open(seek_gguf **out, const char *path) {
     *out = NULL;
-    int fd = open(path, O_RDONLY);
-    if (fd < 0) return seek_errorf(SEEK_ERR_IO, "cannot open '%s': %s", path, strerror(errno));
-    struct stat sb;
-    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
-        close(fd);
-        return seek_errorf(SEEK_ERR_IO, "'%s' is not a regular file", path);
-    }
-    size_t size = (size_t)sb.st_size;
-    if (size == 0) {
-        close(fd);
-        return seek_errorf(SEEK_ERR_FORMAT, "'%s' is empty (not a GGUF file)", path);
-    }
-    void *p = mmap(NULL, size, PROT_READ, MAP_SHARED, fd, 0);
-    close(fd);
-    if (p == MAP_FAILED) return seek_errorf(SEEK_ERR_IO, "cannot map '%s': %s", path, strerror(errno));
-    seek_status st = seek_gguf_parse(out, p, size);
-    if (st) {
-        munmap(p, size);
+    const void *p;
+    size_t size;
+    seek_status st = seek_map_file(path, &p, &size);
+    if (st) return st;
+    if (size == 0) return seek_errorf(SEEK_ERR_FORMAT, "'%s' is empty (not a GGUF file)", path);
+    if ((st = seek_gguf_parse(out, p, size))) {
+        seek_unmap_file(p, size);
         char msg[1024];
         snprintf(msg, sizeof msg, "%s", seek_last_error());
         return seek_errorf(st, "%s: %s", path, msg);
@@ -321,7 +311,7 @@ void seek_gguf_close(seek_gguf *g) {
         for (uint64_t i = 0; i < g->n_kv; i++) free(g->kvs[i].arr_strs);
     free(g->kvs);
     free(g->tensors);
-    if (g->mapped) munmap((void *)g->base, g->size);
+    if (g->mapped) seek_unmap_file(g->base, g->size);
     if (g->release) g->release(g->release_arg);
     free(g);
 }

@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/mapfile.h"
 #include "core/status.h"
 
 static const struct { const char *name; size_t size; } dtypes[SEEK_ST_DTYPE_COUNT] = {
@@ -260,20 +261,12 @@ seek_status seek_st_parse(seek_safetensors **out, const void *data, size_t size)
 
 seek_status seek_st_open(seek_safetensors **out, const char *path) {
     *out = NULL;
-    int fd = open(path, O_RDONLY);
-    if (fd < 0) return seek_errorf(SEEK_ERR_IO, "cannot open '%s': %s", path, strerror(errno));
-    struct stat sb;
-    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
-        close(fd);
-        return seek_errorf(SEEK_ERR_IO, "'%s' is not a regular file", path);
-    }
-    size_t size = (size_t)sb.st_size;
-    void *p = size ? mmap(NULL, size, PROT_READ, MAP_SHARED, fd, 0) : NULL;
-    close(fd);
-    if (p == MAP_FAILED) return seek_errorf(SEEK_ERR_IO, "cannot map '%s': %s", path, strerror(errno));
-    seek_status st = seek_st_parse(out, p ? p : "", size);
-    if (st) {
-        if (p) munmap(p, size);
+    const void *p;
+    size_t size;
+    seek_status st = seek_map_file(path, &p, &size);
+    if (st) return st;
+    if ((st = seek_st_parse(out, p ? p : "", size))) {
+        seek_unmap_file(p, size);
         char msg[1024];
         snprintf(msg, sizeof msg, "%s", seek_last_error());
         return seek_errorf(st, "%s: %s", path, msg);
@@ -288,7 +281,7 @@ void seek_st_close(seek_safetensors *s) {
     free(s->meta);
     free(s->by_name);
     free(s->strings);
-    if (s->mapped) munmap((void *)s->base, s->size);
+    if (s->mapped) seek_unmap_file(s->base, s->size);
     free(s);
 }
 
