@@ -19,12 +19,7 @@
 #include "server/openai.h"
 #include "tokenizer/tokenizer.h"
 
-#if __has_include("webui_html.h")
-#include "webui_html.h"
-#else
-static const unsigned char seek_webui_html[] = "<!doctype html><title>seek</title><p>seek serve: the chat page was not built in.";
-static const unsigned int seek_webui_html_len = sizeof seek_webui_html - 1;
-#endif
+#include "webui_html.h" /* generated from src/server/webui.html (webui_embed.cmake) */
 
 #define N_BUCKETS 12
 
@@ -381,13 +376,13 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
     if (!strcmp(method, "OPTIONS")) return reply(s, c, 204, "text/plain", "", 0);
     if (cn->too_large)
         return reply_error(s, c, 413, "the request body is larger than the limit", NULL);
+    if (get && (!strcmp(url, "/") || !strcmp(url, "/index.html")))
+        return reply(s, c, 200, "text/html; charset=utf-8", seek_webui_html, seek_webui_html_len);
     if (!__atomic_load_n(&s->ready, __ATOMIC_ACQUIRE)) {
         if (get && !strcmp(url, "/health")) return reply(s, c, 503, "application/json", "{\"status\":\"loading\"}", 20);
         return reply_error(s, c, 503, "the model is loading", NULL);
     }
     if (get && !strcmp(url, "/health")) return reply(s, c, 200, "application/json", "{\"status\":\"ok\"}", 15);
-    if (get && (!strcmp(url, "/") || !strcmp(url, "/index.html")))
-        return reply(s, c, 200, "text/html; charset=utf-8", seek_webui_html, seek_webui_html_len);
     if (get && !strcmp(url, "/metrics")) return metrics(s, c);
     const bool api = !strncmp(url, "/v1/", 4) || !strcmp(url, "/tokenize") || !strcmp(url, "/detokenize");
     if (api && !authorized(s, c)) return reply_error(s, c, 401, "missing or wrong API key (Authorization: Bearer KEY)", NULL);
