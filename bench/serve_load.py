@@ -10,7 +10,7 @@ turn get the same fixed prompt set: 64 slices of varied length of tinyshakespear
 stream_options.include_usage (output tokens from usage). Each level uses other slices of the
 text, so no level is helped by the prefix cache of an earlier one.
 
-Prints per server and level: aggregate output tokens/s, TTFT p50/p99, mean time per output token
+Prints per server and level: aggregate output tokens/s (and prompt + output tokens/s), TTFT p50/p99, mean time per output token
 (TPOT = (latency - TTFT) / (tokens - 1), as `vllm bench serve`), errors; then seek / llama-server
 at each level and seek's c16 / c1 throughput ratio. The client is a small stdlib asyncio HTTP/1.1
 client (no openai / aiohttp), so it takes little CPU from the servers.
@@ -62,12 +62,13 @@ def default_text():
     return None
 
 
-def build_prompts(text, n, level_index):
-    """n prompts of varied length (about 40 to 600 tokens), at offsets that depend on the level."""
+def build_prompts(text, n, level_index, short=False):
+    """n prompts of varied length (about 40 to 600 tokens; with short, 25 to 75), at offsets that
+    depend on the level."""
     out = []
     L = len(text)
     for i in range(n):
-        chars = 160 + (i * 397) % 2300  # 160 .. 2460 characters
+        chars = 100 + (i * 97) % 200 if short else 160 + (i * 397) % 2300  # 100..300 or 160..2460 characters
         start = ((i + 1) * 7919 + level_index * 104729 * 3 + i * level_index * 613) % max(1, L - chars - 1)
         nl = text.find("\n", start)
         if 0 <= nl < start + 200:
@@ -125,7 +126,7 @@ async def one_request(srv, prompt, max_tokens):
     body = json.dumps({"model": srv.model, "prompt": prompt, "max_tokens": max_tokens, "temperature": 0,
                        "stream": True, "stream_options": {"include_usage": True}}).encode()
     t0 = time.perf_counter()
-    res = {"ok": False, "ttft": None, "latency": None, "tokens": 0, "error": None}
+    res = {"ok": False, "ttft": None, "latency": None, "tokens": 0, "prompt_tokens": 0, "error": None}
     try:
         reader, writer = await asyncio.open_connection(srv.host, srv.port)
     except OSError as e:
@@ -200,6 +201,7 @@ async def one_request(srv, prompt, max_tokens):
                 u = ev.get("usage")
                 if u and u.get("completion_tokens") is not None:
                     usage_tokens = u["completion_tokens"]
+                    res["prompt_tokens"] = u.get("prompt_tokens") or 0
             if done:
                 break
         res["latency"] = time.perf_counter() - t0
@@ -227,6 +229,7 @@ async def run_level(srv, prompts, conc):
     wall = time.perf_counter() - t0
     ok = [r for r in results if r["ok"]]
     toks = sum(r["tokens"] for r in ok)
+    ptoks = sum(r["prompt_tokens"] for r in ok)
     ttft = sorted(r["ttft"] for r in ok)
     tpot = [(r["latency"] - r["ttft"]) / (r["tokens"] - 1) for r in ok if r["tokens"] > 1]
 
@@ -238,14 +241,15 @@ async def run_level(srv, prompts, conc):
 
     return {"server": srv.name, "concurrency": conc, "requests": len(results), "errors": len(results) - len(ok),
             "first_error": next((r["error"] for r in results if not r["ok"]), None), "wall_s": wall,
-            "output_tokens": toks, "tok_s": toks / wall if wall > 0 else 0.0, "ttft_p50_ms": pct(ttft, 0.5) * 1000,
+            "output_tokens": toks, "prompt_tokens": ptoks, "tok_s": toks / wall if wall > 0 else 0.0,
+            "total_tok_s": (toks + ptoks) / wall if wall > 0 else 0.0, "ttft_p50_ms": pct(ttft, 0.5) * 1000,
             "ttft_p99_ms": pct(ttft, 0.99) * 1000, "tpot_ms": statistics.mean(tpot) * 1000 if tpot else float("nan")}
 
 
 def fmt_row(r):
-    return "%-13s %4d %9.1f %10.0f %10.0f %9.1f %6d %8.1f %s" % (
-        r["server"], r["concurrency"], r["tok_s"], r["ttft_p50_ms"], r["ttft_p99_ms"], r["tpot_ms"], r["output_tokens"],
-        r["wall_s"], ("%d errors: %s" % (r["errors"], r["first_error"])) if r["errors"] else "")
+    return "%-13s %4d %9.1f %9.1f %10.0f %10.0f %9.1f %6d %6d %8.1f %s" % (
+        r["server"], r["concurrency"], r["tok_s"], r["total_tok_s"], r["ttft_p50_ms"], r["ttft_p99_ms"], r["tpot_ms"],
+        r["prompt_tokens"], r["output_tokens"], r["wall_s"], ("%d errors: %s" % (r["errors"], r["first_error"])) if r["errors"] else "")
 
 
 def main():
@@ -259,6 +263,7 @@ def main():
     ap.add_argument("--only", choices=("seek", "llama"), help="run one server only")
     ap.add_argument("--levels", default="1,4,16", help="concurrency levels")
     ap.add_argument("--prompts", type=int, default=64, help="requests per level")
+    ap.add_argument("--short-prompts", action="store_true", help="25-75 token prompts (decode-bound)")
     ap.add_argument("--np", type=int, default=16, help="slots of both servers")
     ap.add_argument("--ctx", type=int, default=16 * 1024, help="total context of both servers")
     ap.add_argument("-t", "--threads", type=int, default=2)
@@ -308,10 +313,10 @@ def main():
             asyncio.run(one_request(s, "Hello", 4))
 
         results = []
-        print("\n%-13s %4s %9s %10s %10s %9s %6s %8s" % ("server", "conc", "out tok/s", "TTFT p50ms", "TTFT p99ms",
-                                                          "TPOT ms", "tokens", "wall s"))
+        print("\n%-13s %4s %9s %9s %10s %10s %9s %6s %6s %8s" % (
+            "server", "conc", "out tok/s", "all tok/s", "TTFT p50ms", "TTFT p99ms", "TPOT ms", "prompt", "output", "wall s"))
         for li, conc in enumerate(levels):
-            prompts = build_prompts(text, args.prompts, li + 1)
+            prompts = build_prompts(text, args.prompts, li + 1, args.short_prompts)
             for s in servers:
                 r = asyncio.run(run_level(s, prompts, conc))
                 results.append(r)
@@ -332,7 +337,7 @@ def main():
         if args.json:
             with open(args.json, "w") as f:
                 json.dump({"model": args.model, "np": args.np, "ctx": args.ctx, "threads": args.threads,
-                           "prompts": args.prompts, "results": results}, f, indent=1)
+                           "prompts": args.prompts, "short_prompts": args.short_prompts, "results": results}, f, indent=1)
     finally:
         for s in servers:
             s.stop()

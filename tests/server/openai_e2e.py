@@ -689,7 +689,8 @@ def t_invariance_short(env):
 @section("prefix cache")
 def t_prefix(env):
     n_words = 420 if ARGS.short else 900
-    system = "You are a librarian. Here is the catalogue of words you know: " + long_text(n_words, 7)
+    salt = int(time.time() * 1000) % 1000003  # new text each run: the first request must not hit an old cache
+    system = "You are a librarian. Here is the catalogue of words you know: " + long_text(n_words, salt)
     ntok = None
     st, _, body = raw("POST", env.root + "/tokenize", {"content": system})
     if st == 200:
@@ -719,7 +720,7 @@ def t_prefix(env):
           "cached %r of %d; %r vs %r" % (c3, r3.usage.prompt_tokens, r3.choices[0].message.content, r2.choices[0].message.content))
     # a second chat turn: previous messages + the assistant's answer + a new user message
     turn1 = [{"role": "system", "content": "You are a helpful assistant."},
-             {"role": "user", "content": "Tell me about " + long_text(60 if ARGS.short else 200, 11)}]
+             {"role": "user", "content": "Tell me about " + long_text(60 if ARGS.short else 200, salt + 1)}]
     a1 = env.client.chat.completions.create(model=env.model, messages=turn1, max_tokens=24, temperature=0)
     turn2 = turn1 + [{"role": "assistant", "content": a1.choices[0].message.content},
                      {"role": "user", "content": "Summarize that in one word."}]

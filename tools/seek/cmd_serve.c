@@ -1,5 +1,6 @@
 /* seek serve: the OpenAI-compatible HTTP server (src/server/server.h). Flags follow llama.cpp's
  * llama-server: -m --host --port -np -c -t -b --api-key, plus --max-queue and --alias. */
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -80,6 +81,9 @@ int cmd_serve(int argc, char **argv) {
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
+    /* a thread per connection would otherwise give glibc up to 8 x cores malloc arenas, each
+     * keeping what a large request body left behind */
+    mallopt(M_ARENA_MAX, 2);
     seek_status st = seek_server_run(model, &p, &stop_flag);
     if (st) {
         fprintf(stderr, "seek serve: %s\n", seek_last_error());
