@@ -184,8 +184,7 @@ int seek_api_parse(const seek_model *m, const char *model_id, int32_t n_ctx, boo
     if (!st) st = int_field(&e, o, "seed", -(1ll << 62), 1ll << 62, &seed);
     if (!st) st = int_field(&e, o, "max_tokens", 1, 1 << 24, &max_tokens);
     if (!st) st = int_field(&e, o, "max_completion_tokens", 1, 1 << 24, &max_tokens);
-    if (!st) st = int_field(&e, o, "n", 1, 1, &n);
-    if (st && *param && !strcmp(*param, "n")) snprintf(msg, msg_len, "'n' must be 1: this server returns one choice per request");
+    if (!st) st = int_field(&e, o, "n", 1, SEEK_API_MAX_N, &n);
     /* logprobs: chat {"logprobs": true, "top_logprobs": k}; completions {"logprobs": k} */
     const json_t *lp = json_object_get(o, "logprobs");
     if (!st && lp && !json_is_null(lp)) {
@@ -255,6 +254,8 @@ int seek_api_parse(const seek_model *m, const char *model_id, int32_t n_ctx, boo
     call->include_usage = json_is_true(json_object_get(so, "include_usage"));
     if (!st && json_object_get(o, "stream") && !json_is_boolean(json_object_get(o, "stream")))
         st = bad(&e, "stream", "'stream' must be a boolean");
+    if (!st && n > 1 && call->stream) st = bad(&e, "n", "'n' > 1 is supported without streaming only");
+    call->n = (int32_t)n;
     if (!st && r->n_prompt < 1) st = bad(&e, chat ? "messages" : "prompt", "the prompt is empty (no tokens)");
     if (!st && r->n_prompt >= n_ctx)
         st = bad(&e, chat ? "messages" : "prompt", "the prompt is %d tokens, more than the context of %d tokens", r->n_prompt, n_ctx);
@@ -398,23 +399,71 @@ static json_t *logprobs_json(const seek_api_call *call, const seek_model *m, con
     return json_pack("{s:o, s:o, s:o, s:o}", "tokens", toks, "token_logprobs", lps, "top_logprobs", tops, "text_offset", offs);
 }
 
-json_t *seek_api_response(const seek_api_call *call, const seek_model *m, const char *id, const char *model_id, long created) {
+bool seek_api_make_choices(seek_api_call *call) {
     const seek_req *r = call->req;
-    json_t *choice;
+    for (int32_t i = 1; i < call->n; i++) {
+        seek_req *c = seek_req_new();
+        if (!c) return false;
+        call->extra[i - 1] = c;
+        c->prompt = malloc((size_t)r->n_prompt * sizeof(int32_t));
+        c->sp = r->sp;
+        c->sp.bias_ids = NULL;
+        c->sp.bias_vals = NULL;
+        if (r->sp.n_bias) {
+            int32_t *ids = malloc((size_t)r->sp.n_bias * sizeof(int32_t));
+            float *vals = malloc((size_t)r->sp.n_bias * sizeof(float));
+            c->sp.bias_ids = ids, c->sp.bias_vals = vals;
+            if (!ids || !vals) return false;
+            memcpy(ids, r->sp.bias_ids, (size_t)r->sp.n_bias * sizeof(int32_t));
+            memcpy(vals, r->sp.bias_vals, (size_t)r->sp.n_bias * sizeof(float));
+        }
+        if (!c->prompt) return false;
+        memcpy(c->prompt, r->prompt, (size_t)r->n_prompt * sizeof(int32_t));
+        c->n_prompt = r->n_prompt;
+        c->max_tokens = r->max_tokens;
+        c->sp.seed = r->sp.seed + (uint64_t)i;
+        for (int32_t k = 0; k < r->n_stop; k++)
+            if (!(c->stop[c->n_stop++] = strdup(r->stop[k]))) return false;
+        c->top_logprobs = r->top_logprobs;
+        c->json_mode = r->json_mode;
+    }
+    return true;
+}
+
+void seek_api_call_free(seek_api_call *call) {
+    seek_req_release(call->req);
+    call->req = NULL;
+    for (int32_t i = 0; i + 1 < call->n; i++) {
+        seek_req_release(call->extra[i]);
+        call->extra[i] = NULL;
+    }
+}
+
+static json_t *choice_json(const seek_api_call *call, const seek_model *m, const seek_req *r, int index) {
     if (call->chat) {
         size_t r0, r1, c0;
         split(call, r->text ? r->text : "", r->len, true, &r0, &r1, &c0);
         json_t *msg = json_pack("{s:s, s:o}", "role", "assistant", "content", str_n(r->text + c0, r->len - c0));
         if (call->split_reasoning && r1 > r0) json_object_set_new(msg, "reasoning_content", str_n(r->text + r0, r1 - r0));
-        choice = json_pack("{s:i, s:o, s:o, s:s}", "index", 0, "message", msg, "logprobs", logprobs_json(call, m, r, 0, r->n_lp),
-                           "finish_reason", finish_name(r->finish));
-    } else {
-        choice = json_pack("{s:i, s:o, s:o, s:s}", "index", 0, "text", str_n(r->text ? r->text : "", r->len), "logprobs",
-                           logprobs_json(call, m, r, 0, r->n_lp), "finish_reason", finish_name(r->finish));
+        return json_pack("{s:i, s:o, s:o, s:s}", "index", index, "message", msg, "logprobs", logprobs_json(call, m, r, 0, r->n_lp),
+                         "finish_reason", finish_name(r->finish));
     }
-    return json_pack("{s:s, s:s, s:I, s:s, s:[o], s:o, s:s}", "id", id, "object", call->chat ? "chat.completion" : "text_completion",
-                     "created", (json_int_t)created, "model", model_id, "choices", choice, "usage", usage(r),
-                     "system_fingerprint", "seek");
+    return json_pack("{s:i, s:o, s:o, s:s}", "index", index, "text", str_n(r->text ? r->text : "", r->len), "logprobs",
+                     logprobs_json(call, m, r, 0, r->n_lp), "finish_reason", finish_name(r->finish));
+}
+
+json_t *seek_api_response(const seek_api_call *call, const seek_model *m, const char *id, const char *model_id, long created) {
+    json_t *choices = json_array(), *u = usage(call->req);
+    json_array_append_new(choices, choice_json(call, m, call->req, 0));
+    int32_t gen = call->req->n_gen;
+    for (int32_t i = 1; i < call->n; i++) { /* usage counts the prompt once and every choice's tokens */
+        json_array_append_new(choices, choice_json(call, m, call->extra[i - 1], i));
+        gen += call->extra[i - 1]->n_gen;
+    }
+    json_object_set_new(u, "completion_tokens", json_integer(gen));
+    json_object_set_new(u, "total_tokens", json_integer(call->req->n_prompt + gen));
+    return json_pack("{s:s, s:s, s:I, s:s, s:o, s:o, s:s}", "id", id, "object", call->chat ? "chat.completion" : "text_completion",
+                     "created", (json_int_t)created, "model", model_id, "choices", choices, "usage", u, "system_fingerprint", "seek");
 }
 
 json_t *seek_api_chunk(const seek_api_call *call, const seek_model *m, const char *id, const char *model_id, long created,

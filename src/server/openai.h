@@ -13,6 +13,8 @@
 #include "model/model.h"
 #include "server/sched.h"
 
+#define SEEK_API_MAX_N 8
+
 typedef struct {
     bool chat;           /* /v1/chat/completions (else /v1/completions) */
     bool stream, include_usage;
@@ -20,6 +22,8 @@ typedef struct {
     bool split_reasoning; /* chat with a model that may think: <think> text -> reasoning_content */
     int32_t top_logprobs;
     seek_req *req;
+    int32_t n;            /* choices (n > 1: not streamed; extra[i] are copies with seed + i + 1) */
+    seek_req *extra[SEEK_API_MAX_N - 1];
 } seek_api_call;
 
 /* Parses a request body. Returns 0 and fills call (call->req is new, owned by the caller), or an
@@ -30,7 +34,12 @@ int seek_api_parse(const seek_model *m, const char *model_id, int32_t n_ctx, boo
 /* {"error": {"message", "type", "param", "code"}} for an HTTP status, as a malloc'd string. */
 char *seek_api_error(int status, const char *message, const char *param);
 
-/* The whole (non-streamed) response. r must be finished. */
+/* The other n - 1 choices' requests (copies of call->req with the next seeds); false when out of
+ * memory. seek_api_call_free releases them all. */
+bool seek_api_make_choices(seek_api_call *call);
+void seek_api_call_free(seek_api_call *call);
+
+/* The whole (non-streamed) response, one choice per request. They must be finished. */
 json_t *seek_api_response(const seek_api_call *call, const seek_model *m, const char *id, const char *model_id, long created);
 
 /* A streamed chunk with the text r produced since *sent_* (advancing them), or NULL when there is

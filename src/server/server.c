@@ -188,7 +188,7 @@ static void conn_free(conn *cn) {
         bool running = cn->call.req->finish == SEEK_FINISH_NONE;
         pthread_mutex_unlock(&cn->call.req->mu);
         if (running) seek_req_cancel(cn->srv->sched, cn->call.req); /* the client went away */
-        seek_req_release(cn->call.req);
+        seek_api_call_free(&cn->call);
     }
     free(cn->body);
     free(cn);
@@ -208,8 +208,13 @@ static enum MHD_Result completions(server *s, struct MHD_Connection *c, conn *cn
     snprintf(cn->id, sizeof cn->id, "%s-seek%lx%04lx", chat ? "chatcmpl" : "cmpl", (unsigned long)time(NULL), s->next_id++);
     pthread_mutex_unlock(&s->mu);
     cn->created = (long)time(NULL);
+    if (!seek_api_make_choices(&cn->call)) return reply_error(s, c, 500, "out of memory", NULL);
     seek_status ss = seek_sched_submit(s->sched, cn->call.req);
-    if (ss) return reply_error(s, c, ss == SEEK_ERR_FULL ? 503 : 400, seek_last_error(), ss == SEEK_ERR_FULL ? NULL : "max_tokens");
+    for (int32_t i = 1; !ss && i < cn->call.n; i++) ss = seek_sched_submit(s->sched, cn->call.extra[i - 1]);
+    if (ss) {
+        for (int32_t i = 0; i < cn->call.n; i++) seek_req_cancel(s->sched, i ? cn->call.extra[i - 1] : cn->call.req);
+        return reply_error(s, c, ss == SEEK_ERR_FULL ? 503 : 400, seek_last_error(), ss == SEEK_ERR_FULL ? NULL : "max_tokens");
+    }
     seek_req *r = cn->call.req;
     if (cn->call.stream) {
         struct MHD_Response *resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 64 * 1024, stream_reader, cn, stream_free);
@@ -223,28 +228,32 @@ static enum MHD_Result completions(server *s, struct MHD_Connection *c, conn *cn
         count_status(s, 200);
         return ret;
     }
-    /* wait for the answer, checking every quarter second that the client is still there */
+    /* wait for every choice, checking every quarter second that the client is still there */
     const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
     const int fd = ci ? ci->connect_fd : -1;
-    pthread_mutex_lock(&r->mu);
-    while (r->finish == SEEK_FINISH_NONE) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_nsec += 250 * 1000 * 1000;
-        if (ts.tv_nsec >= 1000000000) ts.tv_sec++, ts.tv_nsec -= 1000000000;
-        while (r->finish == SEEK_FINISH_NONE && pthread_cond_timedwait(&r->cv, &r->mu, &ts) == 0) {}
-        if (r->finish != SEEK_FINISH_NONE || fd < 0) continue;
-        struct pollfd pf = {.fd = fd, .events = POLLIN | POLLRDHUP};
-        char b;
-        if (poll(&pf, 1, 0) == 1 && (pf.revents & (POLLRDHUP | POLLHUP | POLLERR) ||
-                                     ((pf.revents & POLLIN) && recv(fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) == 0))) {
-            pthread_mutex_unlock(&r->mu);
-            seek_req_cancel(s->sched, r); /* the client went away */
-            pthread_mutex_lock(&r->mu);
+    for (int32_t i = 0; i < cn->call.n; i++) {
+        r = i ? cn->call.extra[i - 1] : cn->call.req;
+        pthread_mutex_lock(&r->mu);
+        while (r->finish == SEEK_FINISH_NONE) {
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            ts.tv_nsec += 250 * 1000 * 1000;
+            if (ts.tv_nsec >= 1000000000) ts.tv_sec++, ts.tv_nsec -= 1000000000;
+            while (r->finish == SEEK_FINISH_NONE && pthread_cond_timedwait(&r->cv, &r->mu, &ts) == 0) {}
+            if (r->finish != SEEK_FINISH_NONE || fd < 0) continue;
+            struct pollfd pf = {.fd = fd, .events = POLLIN | POLLRDHUP};
+            char b;
+            if (poll(&pf, 1, 0) == 1 && (pf.revents & (POLLRDHUP | POLLHUP | POLLERR) ||
+                                         ((pf.revents & POLLIN) && recv(fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) == 0))) {
+                pthread_mutex_unlock(&r->mu);
+                for (int32_t k = 0; k < cn->call.n; k++) seek_req_cancel(s->sched, k ? cn->call.extra[k - 1] : cn->call.req);
+                pthread_mutex_lock(&r->mu);
+            }
         }
+        pthread_mutex_unlock(&r->mu);
+        observe_req(s, r);
     }
-    pthread_mutex_unlock(&r->mu);
-    observe_req(s, r);
+    r = cn->call.req;
     if (r->finish == SEEK_FINISH_ERROR && r->n_gen == 0) return reply_error(s, c, 500, r->error, NULL);
     return reply_json(s, c, 200, seek_api_response(&cn->call, s->m, cn->id, s->p->model_id, cn->created));
 }
