@@ -855,22 +855,29 @@ def write_yarn(w, rope, mscale_all_dim, beta_keys):
     w.add_rope_scaling_yarn_log_mul(0.1 * mscale_all_dim)
 
 
+def gguf_open(folder_name, out_name, arch, head_count_kv, rope_theta):
+    """A GGUFWriter holding the keys every fixture GGUF starts with, in convert_hf_to_gguf's order."""
+    c = json.load(open(os.path.join(OUT, folder_name, "config.json")))
+    w = gguf.GGUFWriter(os.path.join(OUT, out_name), arch)
+    w.add_name(folder_name)
+    w.add_block_count(c["num_hidden_layers"])
+    w.add_context_length(c["max_position_embeddings"])
+    w.add_embedding_length(c["hidden_size"])
+    w.add_feed_forward_length(c["intermediate_size"])
+    w.add_head_count(c["num_attention_heads"])
+    w.add_head_count_kv(head_count_kv)
+    w.add_rope_freq_base(rope_theta)
+    w.add_layer_norm_rms_eps(c["rms_norm_eps"])
+    return w, c
+
+
 def gguf_dsv2_lite_legacy():
     """llama.cpp's deepseek2 layout before MLA (PR #12801) and before expert_gating_func (V3 support):
     one attn_kv_b, MHA shapes (head_count_kv = n_head, key_length nope+rope, value_length v)."""
     folder = os.path.join(OUT, "dsv2_lite")
     c = json.load(open(os.path.join(folder, "config.json")))
     n_layer = c["num_hidden_layers"]
-    w = gguf.GGUFWriter(os.path.join(OUT, "dsv2_lite_legacy.gguf"), "deepseek2")
-    w.add_name("dsv2_lite")
-    w.add_block_count(n_layer)
-    w.add_context_length(c["max_position_embeddings"])
-    w.add_embedding_length(c["hidden_size"])
-    w.add_feed_forward_length(c["intermediate_size"])
-    w.add_head_count(c["num_attention_heads"])
-    w.add_head_count_kv(c["num_key_value_heads"])
-    w.add_rope_freq_base(c["rope_theta"])
-    w.add_layer_norm_rms_eps(c["rms_norm_eps"])
+    w, _ = gguf_open("dsv2_lite", "dsv2_lite_legacy.gguf", "deepseek2", c["num_key_value_heads"], c["rope_theta"])
     w.add_expert_used_count(c["num_experts_per_tok"])
     w.add_file_type(gguf.LlamaFileType.ALL_F32)
     w.add_leading_dense_block_count(c["first_k_dense_replace"])
@@ -896,16 +903,7 @@ def gguf_dsv3_mla():
     rope = c["rope_parameters"]
     n_layer, n_head = c["num_hidden_layers"], c["num_attention_heads"]
     nope, rdim, vdim, kvr = c["qk_nope_head_dim"], c["qk_rope_head_dim"], c["v_head_dim"], c["kv_lora_rank"]
-    w = gguf.GGUFWriter(os.path.join(OUT, "dsv3_mla.gguf"), "deepseek2")
-    w.add_name("dsv3")
-    w.add_block_count(n_layer)
-    w.add_context_length(c["max_position_embeddings"])
-    w.add_embedding_length(c["hidden_size"])
-    w.add_feed_forward_length(c["intermediate_size"])
-    w.add_head_count(n_head)
-    w.add_head_count_kv(1)
-    w.add_rope_freq_base(rope["rope_theta"])
-    w.add_layer_norm_rms_eps(c["rms_norm_eps"])
+    w, _ = gguf_open("dsv3", "dsv3_mla.gguf", "deepseek2", 1, rope["rope_theta"])
     w.add_expert_count(c["n_routed_experts"])
     w.add_expert_used_count(c["num_experts_per_tok"])
     w.add_expert_group_count(c["n_group"])
@@ -948,16 +946,7 @@ def gguf_deepseek_moe():
     folder = os.path.join(OUT, "deepseek_moe")
     c = json.load(open(os.path.join(folder, "config.json")))
     n_layer = c["num_hidden_layers"]
-    w = gguf.GGUFWriter(os.path.join(OUT, "deepseek_moe.gguf"), "deepseek")
-    w.add_name("deepseek_moe")
-    w.add_block_count(n_layer)
-    w.add_context_length(c["max_position_embeddings"])
-    w.add_embedding_length(c["hidden_size"])
-    w.add_feed_forward_length(c["intermediate_size"])
-    w.add_head_count(c["num_attention_heads"])
-    w.add_head_count_kv(c["num_key_value_heads"])
-    w.add_rope_freq_base(c["rope_theta"])
-    w.add_layer_norm_rms_eps(c["rms_norm_eps"])
+    w, _ = gguf_open("deepseek_moe", "deepseek_moe.gguf", "deepseek", c["num_key_value_heads"], c["rope_theta"])
     w.add_expert_used_count(c["num_experts_per_tok"])
     w.add_file_type(gguf.LlamaFileType.ALL_F32)
     w.add_rope_dimension_count(c["hidden_size"] // c["num_attention_heads"])
