@@ -2,6 +2,7 @@
 #include "kernels/moe.h"
 
 #include <math.h>
+#include <string.h>
 
 /* Index of the largest of v[0..n) not yet taken (ties: the lowest index), or -1. */
 static int32_t argmax_free(const float *v, const uint8_t *taken, int32_t n) {
@@ -23,7 +24,8 @@ void moe_route(const seek_moe_cfg *cfg, const float *logits, const float *bias, 
         for (int32_t e = 0; e < n; e++) s[e] /= sum;
     }
     for (int32_t e = 0; e < n; e++) c[e] = bias ? s[e] + bias[e] : s[e];
-    uint8_t taken[4096] = {0}; /* n_expert <= 4096 (model.c checks) */
+    uint8_t taken[4096]; /* n_expert <= 4096 (model.c checks) */
+    memset(taken, 0, (size_t)n);
     if (cfg->n_group > 1 && cfg->n_group_used < cfg->n_group) {
         const int32_t per = n / cfg->n_group;
         float gs[4096];
@@ -36,7 +38,8 @@ void moe_route(const seek_moe_cfg *cfg, const float *logits, const float *bias, 
             }
             gs[g] = cfg->group_top2 ? a + (per > 1 ? b : 0.0f) : a;
         }
-        uint8_t keep[4096] = {0};
+        uint8_t keep[4096];
+        memset(keep, 0, (size_t)cfg->n_group);
         for (int32_t k = 0; k < cfg->n_group_used; k++) keep[argmax_free(gs, keep, cfg->n_group)] = 1;
         for (int32_t e = 0; e < n; e++)
             if (!keep[e / per]) c[e] = cfg->mask_zero ? 0.0f : -INFINITY;

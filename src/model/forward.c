@@ -8,19 +8,13 @@
 #include "model/forward.h"
 
 #include <math.h>
-#include <time.h>
 
+#include "core/clock.h"
 #include "kernels/attention.h"
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 void fwd_mark(fwd_state *f, seek_op_kind kind) {
     if (!f->timing || f->ex->ith != 0) return;
-    double t1 = now_s();
+    double t1 = seek_now();
     f->ctx->op_time[kind] += t1 - f->t0;
     f->t0 = t1;
 }
@@ -88,7 +82,7 @@ static void forward_worker(const seek_exec *ex, void *arg) {
     const seek_hparams *hp = &m->hp;
     const int64_t n = a->n_tok, dim = hp->dim;
     fwd_state f = {ctx, ex, a->tok, a->pos, a->seq, n, {.buf = ctx->act, .row_f32 = ctx->row_f32}, ctx->timing, 0};
-    if (f.timing) f.t0 = now_s();
+    if (f.timing) f.t0 = seek_now();
 
     /* x = token_embd[tok] */
     op_get_rows(ex, ctx->x, &m->tok_embd, a->tok, n);

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/clock.h"
 #include "core/status.h"
 #include "server/json_mask.h"
 #include "tokenizer/tokenizer.h"
@@ -50,12 +51,6 @@ struct seek_sched {
     seek_sched_stats stats;
 };
 
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 /* ---- requests ---- */
 
 seek_req *seek_req_new(void) {
@@ -90,7 +85,7 @@ static void req_finish(seek_req *r, seek_finish f, const char *err) {
     r->finish = f;
     if (err) snprintf(r->error, sizeof r->error, "%s", err);
     r->safe = r->len;
-    r->t_done = now_s();
+    r->t_done = seek_now();
     pthread_cond_broadcast(&r->cv);
     pthread_mutex_unlock(&r->mu);
 }
@@ -152,7 +147,7 @@ static bool req_append(seek_req *r, const char *piece, size_t n, const seek_toke
     }
     r->n_gen++;
     r->safe = stopped ? r->len : r->len - stop_prefix_tail(r);
-    if (!r->t_first) r->t_first = now_s();
+    if (!r->t_first) r->t_first = seek_now();
     pthread_cond_broadcast(&r->cv);
     pthread_mutex_unlock(&r->mu);
     return stopped;
@@ -569,7 +564,7 @@ seek_status seek_sched_submit(seek_sched *s, seek_req *r) {
     else {
         pthread_mutex_lock(&r->mu);
         r->refs++;
-        r->t_submit = now_s();
+        r->t_submit = seek_now();
         pthread_mutex_unlock(&r->mu);
         s->queue[s->n_queue++] = r;
         pthread_cond_broadcast(&s->cv);

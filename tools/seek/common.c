@@ -8,6 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/clock.h"
 #include "kernels/quant.h"
 
 static bool parse_int(const char *flag, const char *s, long lo, long hi, int32_t *out) {
@@ -174,11 +175,7 @@ seek_context *opts_new_context(const seek_opts *o, const seek_model *m) {
     return ctx;
 }
 
-double now_seconds(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
+double now_seconds(void) { return seek_now(); }
 
 void mem_rss_mib(double *now, double *peak) {
     *now = *peak = 0;
