@@ -19,6 +19,7 @@ const char *seek_arch_name(seek_arch a) { return (unsigned)a < SEEK_ARCH_COUNT ?
 typedef struct {
     seek_model *m;
     char arch[32];
+    size_t unread_bytes; /* weights a decode step does not read: unchosen experts, MTP layers */
 } loader;
 
 static seek_status need_u64(loader *L, const char *suffix, int64_t *out) {
@@ -158,7 +159,7 @@ static seek_status bind_layer(loader *L, int64_t il) {
         BIND(down_shexp, "ffn_down_shexp.weight", hp->n_ff_shexp, hp->dim, hp->n_ff_shexp > 0);
         /* a token reads the router, the shared experts and n_used of the routed ones */
         const size_t exps = (size_t)E * (ly->gate_exps.mat_bytes + ly->up_exps.mat_bytes + ly->down_exps.mat_bytes);
-        m->active_bytes -= exps - exps / (size_t)E * (size_t)hp->moe.n_used;
+        L->unread_bytes += exps - exps / (size_t)E * (size_t)hp->moe.n_used;
         if (ly->gate_inp.type != SEEK_TYPE_F32 || (ly->exp_probs_b.data && ly->exp_probs_b.type != SEEK_TYPE_F32))
             return seek_errorf(SEEK_ERR_UNSUPPORTED, "blk.%lld: the router (ffn_gate_inp, exp_probs_b) must be f32", (long long)il);
     } else {
@@ -264,7 +265,7 @@ static seek_status bind_mtp(loader *L) {
         return SEEK_OK;
     }
     if (!(m->mtp = calloc((size_t)hp->n_mtp, sizeof *m->mtp))) return seek_errorf(SEEK_ERR_NOMEM, "out of memory");
-    const size_t main_bytes = m->weight_bytes;
+    const size_t main_bytes = m->weight_bytes, main_unread = L->unread_bytes;
     seek_status st = SEEK_OK;
     for (int64_t i = 0; i < hp->n_mtp && !st; i++) {
         const long long il = (long long)(hp->n_layer + i);
@@ -279,7 +280,7 @@ static seek_status bind_mtp(loader *L) {
         snprintf(n, sizeof n, "blk.%lld.nextn.shared_head_norm.weight", il);
         st = bind(L, &t->head_norm, n, hp->dim, 1, true);
     }
-    m->active_bytes -= m->weight_bytes - main_bytes; /* decoding does not read them */
+    L->unread_bytes = main_unread + (m->weight_bytes - main_bytes); /* decoding reads none of them */
     return st;
 }
 
@@ -404,7 +405,6 @@ seek_status seek_model_load(seek_model **out, const char *path) {
         st = seek_errorf(SEEK_ERR_NOMEM, "out of memory");
         goto fail;
     }
-    m->active_bytes = 0;
     if (hp->mla && !seek_gguf_tensor(m->gguf, "blk.0.attn_k_b.weight")) { /* legacy kv_b: room for the derived W_UK */
         m->owned_f32 = malloc((size_t)(hp->n_layer * hp->n_head * hp->kv_lora * hp->head_dim_nope) * sizeof(float));
         if (!m->owned_f32) {
@@ -414,8 +414,8 @@ seek_status seek_model_load(seek_model **out, const char *path) {
     }
     for (int64_t il = 0; il < hp->n_layer; il++)
         if ((st = bind_layer(&L, il))) goto fail;
-    m->active_bytes += m->weight_bytes;
     if ((st = bind_mtp(&L))) goto fail;
+    m->active_bytes = m->weight_bytes - L.unread_bytes;
     gguf_str tmpl = {0};
     char *tmpl_c = NULL;
     if (seek_gguf_get_str(m->gguf, "tokenizer.chat_template", &tmpl)) {
