@@ -319,13 +319,12 @@ static seek_status fetch(hfx *x, const char *name, bool f32, bool required, mat 
         return seek_errorf(SEEK_ERR_UNSUPPORTED, "%s: tensor '%s' has dtype %s (seek reads F32, F16, BF16, F8_E4M3)", x->dir, name,
                            seek_st_dtype_name(t->dtype));
     }
-    /* used in place, unless an old writer left it misaligned for its element type */
-    const bool aligned = (uintptr_t)t->data % seek_st_dtype_size(t->dtype) == 0;
-    if (!sc && (!f32 || m->type == SEEK_TYPE_F32) && aligned) {
-        m->data = (void *)t->data;
-        return SEEK_OK;
-    }
-    if (!sc && !aligned && (!f32 || m->type == SEEK_TYPE_F32)) {
+    if (!sc && (!f32 || m->type == SEEK_TYPE_F32)) { /* the file's bytes as they are */
+        if ((uintptr_t)t->data % seek_st_dtype_size(t->dtype) == 0) { /* used in place */
+            m->data = (void *)t->data;
+            return SEEK_OK;
+        }
+        /* an old writer left it misaligned for its element type: copied */
         if (!(m->data = malloc((size_t)(t->end - t->begin)))) return seek_errorf(SEEK_ERR_NOMEM, "%s: out of memory", x->dir);
         memcpy(m->data, t->data, (size_t)(t->end - t->begin));
         m->owned = true;
