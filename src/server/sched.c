@@ -341,31 +341,30 @@ static void sample_slot(seek_sched *s, slot *sl, const float *row) {
     else sl->state = SLOT_DECODE;
 }
 
-/* Frees a running slot's KV cache so others can grow: it recomputes its tokens later (the result
- * is bit-identical: the forward pass does not depend on how tokens are batched). The youngest
- * running slot other than `keep` goes first; false when there is none. */
-static bool preempt(seek_sched *s, int32_t keep) {
-    int32_t victim = -1;
-    for (int32_t i = 0; i < s->p.n_slots; i++)
-        if (i != keep && s->slots[i].state != SLOT_IDLE && s->slots[i].n_kv > 0 &&
-            (victim < 0 || s->slots[i].last_used > s->slots[victim].last_used))
-            victim = i;
-    if (victim < 0) return false;
-    slot *sl = &s->slots[victim];
-    seek_seq_truncate(s->ctx, victim, 0);
+/* Frees running slot i's KV cache so others can grow: it recomputes its tokens later (the result
+ * is bit-identical: the forward pass does not depend on how tokens are batched). */
+static void preempt(seek_sched *s, int32_t i) {
+    slot *sl = &s->slots[i];
+    seek_seq_truncate(s->ctx, i, 0);
     if (sl->state == SLOT_DECODE) sl->sample_after = false; /* `next` is already sampled */
     sl->n_kv = 0;
     sl->state = SLOT_PREFILL;
-    return true;
 }
 
-/* Makes room for n more positions of slot i: evicting idle caches, then preempting others. */
-static bool room_for(seek_sched *s, int32_t i, int32_t n) {
-    const slot *sl = &s->slots[i];
-    const int32_t need = blocks_for(sl->n_kv + n) - blocks_for(sl->n_kv);
-    evict_idle(s, need, -1);
-    while (free_blocks(s) < need)
-        if (!preempt(s, i)) return false;
+/* Makes `need` more blocks free beyond the `promised` ones this step already counts on: idle
+ * caches go first, then running slots other than `keep`, the youngest first. False when that
+ * is not enough. */
+static bool make_room(seek_sched *s, int32_t promised, int32_t need, int32_t keep) {
+    evict_idle(s, promised + need, -1);
+    while (free_blocks(s) < promised + need) {
+        int32_t victim = -1;
+        for (int32_t i = 0; i < s->p.n_slots; i++)
+            if (i != keep && s->slots[i].state != SLOT_IDLE && s->slots[i].n_kv > 0 &&
+                (victim < 0 || s->slots[i].last_used > s->slots[victim].last_used))
+                victim = i;
+        if (victim < 0) return false;
+        preempt(s, victim);
+    }
     return true;
 }
 
@@ -376,25 +375,24 @@ static bool step(seek_sched *s) {
     pthread_mutex_unlock(&s->mu);
     seek_batch *b = &s->batch;
     seek_batch_clear(b);
-    /* cancelled sequences leave; every decoding sequence adds its last token */
+    /* cancelled sequences leave; every decoding sequence gets room for one more position (a slot
+     * that cannot, even alone, recomputes later) */
+    int32_t promised = 0; /* free blocks this step's batch will take */
     for (int32_t i = 0; i < s->p.n_slots; i++) {
         slot *sl = &s->slots[i];
         if (sl->state != SLOT_IDLE && req_cancelled(sl->req)) slot_done(s, sl, SEEK_FINISH_ERROR, "cancelled");
-        if (sl->state != SLOT_DECODE || !room_for(s, i, 1)) continue;
-        if (sl->state != SLOT_DECODE) continue; /* preempted by room_for for an earlier slot */
+        if (sl->state != SLOT_DECODE) continue;
+        const int32_t need = blocks_for(sl->n_kv + 1) - blocks_for(sl->n_kv);
+        if (make_room(s, promised, need, i)) promised += need;
+        else preempt(s, i);
+    }
+    /* ... and adds its last token (slots preempted above for a later one's room are left out) */
+    for (int32_t i = 0; i < s->p.n_slots; i++) {
+        const slot *sl = &s->slots[i];
+        if (sl->state != SLOT_DECODE) continue;
         s->row_slot[b->n] = i;
         seek_batch_add(b, sl->next, sl->n_kv, i, true);
     }
-    /* a preemption above may have taken a slot already in the batch: drop its entry */
-    for (int32_t j = 0; j < b->n; j++)
-        if (s->slots[b->seq[j]].state != SLOT_DECODE) {
-            memmove(b->token + j, b->token + j + 1, (size_t)(b->n - j - 1) * sizeof(int32_t));
-            memmove(b->pos + j, b->pos + j + 1, (size_t)(b->n - j - 1) * sizeof(int32_t));
-            memmove(b->seq + j, b->seq + j + 1, (size_t)(b->n - j - 1) * sizeof(int32_t));
-            memmove(b->logits + j, b->logits + j + 1, (size_t)(b->n - j - 1));
-            memmove(s->row_slot + j, s->row_slot + j + 1, (size_t)(b->n - j - 1) * sizeof(int32_t));
-            b->n--, j--;
-        }
     /* prompt chunks fill the rest of the batch; while sequences decode, a step takes at most 128
      * prompt tokens so a long prompt does not stall them (chunked prefill) */
     const int32_t cap = b->n ? (b->n + 128 < b->cap ? b->n + 128 : b->cap) : b->cap;
@@ -403,9 +401,11 @@ static bool step(seek_sched *s) {
         if (sl->state != SLOT_PREFILL) continue;
         int32_t n = sl->n_tokens - sl->n_kv;
         if (n > cap - b->n) n = cap - b->n;
-        evict_idle(s, blocks_for(sl->n_kv + n) - blocks_for(sl->n_kv), -1);
-        const int32_t room = free_blocks(s) * SEEK_KV_BLOCK + (blocks_for(sl->n_kv) * SEEK_KV_BLOCK - sl->n_kv);
+        evict_idle(s, promised + blocks_for(sl->n_kv + n) - blocks_for(sl->n_kv), -1);
+        const int32_t room = (free_blocks(s) - promised) * SEEK_KV_BLOCK + (blocks_for(sl->n_kv) * SEEK_KV_BLOCK - sl->n_kv);
         if (n > room) n = room; /* the rest waits for blocks */
+        if (n <= 0) continue;
+        promised += blocks_for(sl->n_kv + n) - blocks_for(sl->n_kv);
         for (int32_t k = 0; k < n; k++) {
             const bool last = sl->n_kv + k == sl->n_tokens - 1;
             s->row_slot[b->n] = last && sl->sample_after ? i : -1;
@@ -414,7 +414,7 @@ static bool step(seek_sched *s) {
     }
     if (b->n == 0) return false;
     seek_status st = seek_decode(s->ctx, b);
-    if (st) { /* room was made above, so this is a bug: fail the batch's requests, not the server */
+    if (st) { /* room was counted above, so this is a bug: fail the batch's requests, not the server */
         for (int32_t i = 0; i < s->p.n_slots; i++)
             if (s->slots[i].state != SLOT_IDLE) {
                 seek_seq_truncate(s->ctx, i, 0);
