@@ -454,11 +454,10 @@ static json_t *choice_json(const seek_api_call *call, const seek_model *m, const
 
 json_t *seek_api_response(const seek_api_call *call, const seek_model *m, const char *id, const char *model_id, long created) {
     json_t *choices = json_array(), *u = usage(call->req);
-    json_array_append_new(choices, choice_json(call, m, call->req, 0));
-    int32_t gen = call->req->n_gen;
-    for (int32_t i = 1; i < call->n; i++) { /* usage counts the prompt once and every choice's tokens */
-        json_array_append_new(choices, choice_json(call, m, call->extra[i - 1], i));
-        gen += call->extra[i - 1]->n_gen;
+    int32_t gen = 0;
+    for (int32_t i = 0; i < call->n; i++) { /* usage counts the prompt once and every choice's tokens */
+        json_array_append_new(choices, choice_json(call, m, seek_api_choice(call, i), i));
+        gen += seek_api_choice(call, i)->n_gen;
     }
     json_object_set_new(u, "completion_tokens", json_integer(gen));
     json_object_set_new(u, "total_tokens", json_integer(call->req->n_prompt + gen));

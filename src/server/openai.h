@@ -26,6 +26,9 @@ typedef struct {
     seek_req *extra[SEEK_API_MAX_N - 1];
 } seek_api_call;
 
+/* Choice i's request (0: call->req). */
+static inline seek_req *seek_api_choice(const seek_api_call *call, int32_t i) { return i ? call->extra[i - 1] : call->req; }
+
 /* Parses a request body. Returns 0 and fills call (call->req is new, owned by the caller), or an
  * HTTP status (400, 404) with a message and the offending parameter (or NULL) for the error. */
 int seek_api_parse(const seek_model *m, const char *model_id, int32_t n_ctx, bool chat, const char *body, size_t len,

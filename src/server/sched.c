@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "core/clock.h"
 #include "core/status.h"
@@ -453,10 +452,7 @@ static void *sched_main(void *arg) {
         if (stop) break;
         if (!step(s)) { /* queued requests wait for room: sleep until something changes */
             pthread_mutex_lock(&s->mu);
-            struct timespec ts;
-            clock_gettime(CLOCK_REALTIME, &ts);
-            ts.tv_nsec += 20 * 1000 * 1000;
-            if (ts.tv_nsec >= 1000000000) ts.tv_sec++, ts.tv_nsec -= 1000000000;
+            const struct timespec ts = seek_deadline_ms(20);
             if (!s->stop) pthread_cond_timedwait(&s->cv, &s->mu, &ts);
             pthread_mutex_unlock(&s->mu);
         }

@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/clock.h"
 #include "core/status.h"
 #include "server/openai.h"
 #include "tokenizer/tokenizer.h"
@@ -139,9 +140,7 @@ static ssize_t stream_reader(void *cls, uint64_t off, char *buf, size_t max) {
     pthread_mutex_lock(&r->mu);
     /* wait up to a second for new text or the end; then a keep-alive comment is written, so a
      * closed connection is noticed (and the request cancelled) even while nothing is produced */
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_sec += 1;
+    const struct timespec ts = seek_deadline_ms(1000);
     for (;;) {
         const size_t sent = cn->call.chat ? (cn->pos.content > cn->pos.reasoning ? cn->pos.content : cn->pos.reasoning) : cn->pos.text;
         const bool news = r->finish != SEEK_FINISH_NONE || r->safe > sent || r->n_lp > cn->pos.lp || (cn->call.chat && !cn->pos.role_sent);
@@ -198,6 +197,19 @@ static void stream_free(void *cls) { conn_free(cls); }
 
 /* ---- routes ---- */
 
+/* Has the peer of socket fd closed its end? (-1: cannot tell, no) */
+static bool client_gone(int fd) {
+    struct pollfd pf = {.fd = fd, .events = POLLIN | POLLRDHUP};
+    char b;
+    if (fd < 0 || poll(&pf, 1, 0) != 1) return false;
+    return (pf.revents & (POLLRDHUP | POLLHUP | POLLERR)) ||
+           ((pf.revents & POLLIN) && recv(fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) == 0);
+}
+
+static void cancel_all(server *s, const seek_api_call *call) {
+    for (int32_t i = 0; i < call->n; i++) seek_req_cancel(s->sched, seek_api_choice(call, i));
+}
+
 static enum MHD_Result completions(server *s, struct MHD_Connection *c, conn *cn, bool chat) {
     char msg[512];
     const char *param = NULL;
@@ -210,9 +222,9 @@ static enum MHD_Result completions(server *s, struct MHD_Connection *c, conn *cn
     cn->created = (long)time(NULL);
     if (!seek_api_make_choices(&cn->call)) return reply_error(s, c, 500, "out of memory", NULL);
     seek_status ss = seek_sched_submit(s->sched, cn->call.req);
-    for (int32_t i = 1; !ss && i < cn->call.n; i++) ss = seek_sched_submit(s->sched, cn->call.extra[i - 1]);
+    for (int32_t i = 1; !ss && i < cn->call.n; i++) ss = seek_sched_submit(s->sched, seek_api_choice(&cn->call, i));
     if (ss) {
-        for (int32_t i = 0; i < cn->call.n; i++) seek_req_cancel(s->sched, i ? cn->call.extra[i - 1] : cn->call.req);
+        cancel_all(s, &cn->call);
         return reply_error(s, c, ss == SEEK_ERR_FULL ? 503 : 400, seek_last_error(), ss == SEEK_ERR_FULL ? NULL : "max_tokens");
     }
     seek_req *r = cn->call.req;
@@ -232,23 +244,15 @@ static enum MHD_Result completions(server *s, struct MHD_Connection *c, conn *cn
     const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
     const int fd = ci ? ci->connect_fd : -1;
     for (int32_t i = 0; i < cn->call.n; i++) {
-        r = i ? cn->call.extra[i - 1] : cn->call.req;
+        r = seek_api_choice(&cn->call, i);
         pthread_mutex_lock(&r->mu);
         while (r->finish == SEEK_FINISH_NONE) {
-            struct timespec ts;
-            clock_gettime(CLOCK_REALTIME, &ts);
-            ts.tv_nsec += 250 * 1000 * 1000;
-            if (ts.tv_nsec >= 1000000000) ts.tv_sec++, ts.tv_nsec -= 1000000000;
+            const struct timespec ts = seek_deadline_ms(250);
             while (r->finish == SEEK_FINISH_NONE && pthread_cond_timedwait(&r->cv, &r->mu, &ts) == 0) {}
-            if (r->finish != SEEK_FINISH_NONE || fd < 0) continue;
-            struct pollfd pf = {.fd = fd, .events = POLLIN | POLLRDHUP};
-            char b;
-            if (poll(&pf, 1, 0) == 1 && (pf.revents & (POLLRDHUP | POLLHUP | POLLERR) ||
-                                         ((pf.revents & POLLIN) && recv(fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) == 0))) {
-                pthread_mutex_unlock(&r->mu);
-                for (int32_t k = 0; k < cn->call.n; k++) seek_req_cancel(s->sched, k ? cn->call.extra[k - 1] : cn->call.req);
-                pthread_mutex_lock(&r->mu);
-            }
+            if (r->finish != SEEK_FINISH_NONE || !client_gone(fd)) continue;
+            pthread_mutex_unlock(&r->mu);
+            cancel_all(s, &cn->call);
+            pthread_mutex_lock(&r->mu);
         }
         pthread_mutex_unlock(&r->mu);
         observe_req(s, r);
