@@ -312,8 +312,11 @@ static json_t *str_n(const char *s, size_t n) {
 }
 
 /* Where the reasoning and the answer are in text[0..len): reasoning [r0, r1), answer from c0.
- * A partial "</think>" at the end of unfinished reasoning is held back (r1 before it, c0 = len). */
-static void split(const seek_api_call *call, const char *t, size_t len, bool final, size_t *r0, size_t *r1, size_t *c0) {
+ * A partial "</think>" at the end of unfinished reasoning is held back (r1 before it, c0 = len).
+ * "</think>" does not start before `from` (a stream passes the reasoning it has sent, so each
+ * chunk looks only at new text). */
+static void split(const seek_api_call *call, const char *t, size_t len, size_t from, bool final, size_t *r0, size_t *r1,
+                  size_t *c0) {
     *r0 = *r1 = *c0 = 0;
     if (!call->split_reasoning) return;
     size_t start = 0;
@@ -328,7 +331,7 @@ static void split(const seek_api_call *call, const char *t, size_t len, bool fin
     }
     *r0 = start;
     const char *end = NULL;
-    for (const char *p = t + start; p + strlen(SEEK_THINK_CLOSE) <= t + len; p++)
+    for (const char *p = t + (from > start ? from : start); p + strlen(SEEK_THINK_CLOSE) <= t + len; p++)
         if (!strncmp(p, SEEK_THINK_CLOSE, strlen(SEEK_THINK_CLOSE))) {
             end = p;
             break;
@@ -442,7 +445,7 @@ void seek_api_call_free(seek_api_call *call) {
 static json_t *choice_json(const seek_api_call *call, const seek_model *m, const seek_req *r, int index) {
     if (call->chat) {
         size_t r0, r1, c0;
-        split(call, r->text ? r->text : "", r->len, true, &r0, &r1, &c0);
+        split(call, r->text ? r->text : "", r->len, 0, true, &r0, &r1, &c0);
         json_t *msg = json_pack("{s:s, s:o}", "role", "assistant", "content", str_n(r->text + c0, r->len - c0));
         if (call->split_reasoning && r1 > r0) json_object_set_new(msg, "reasoning_content", str_n(r->text + r0, r1 - r0));
         return json_pack("{s:i, s:o, s:o, s:s}", "index", index, "message", msg, "logprobs", logprobs_json(call, m, r, 0, r->n_lp),
@@ -477,7 +480,7 @@ json_t *seek_api_chunk(const seek_api_call *call, const seek_model *m, const cha
     json_t *choice;
     if (call->chat) {
         size_t r0, r1, c0;
-        split(call, t, safe, final, &r0, &r1, &c0);
+        split(call, t, safe, pos->reasoning, final, &r0, &r1, &c0);
         json_t *delta = json_object();
         if (!pos->role_sent) json_object_set_new(delta, "role", json_string("assistant")), pos->role_sent = true;
         if (call->split_reasoning && r1 > pos->reasoning && r1 > r0) {
