@@ -40,11 +40,13 @@ bool seek_batch_add(seek_batch *b, int32_t token, int32_t pos, int32_t seq, bool
     return true;
 }
 
-static void *alloc_floats(int64_t n, bool *ok) {
-    void *p = malloc((size_t)(n > 0 ? n : 1) * sizeof(float));
+/* n elements of `size` bytes (at least one); *ok becomes false when out of memory. */
+static void *alloc_n(int64_t n, size_t size, bool *ok) {
+    void *p = malloc((size_t)(n > 0 ? n : 1) * size);
     if (!p) *ok = false;
     return p;
 }
+static void *alloc_floats(int64_t n, bool *ok) { return alloc_n(n, sizeof(float), ok); }
 
 seek_status seek_context_init(seek_context **out, const seek_model *m, const seek_context_params *p) {
     *out = NULL;
@@ -102,10 +104,10 @@ seek_status seek_context_init(seek_context **out, const seek_model *m, const see
         c->moe_xg = alloc_floats(nb * hp->dim, &ok);
         c->moe_y = alloc_floats(nb * hp->dim, &ok);
         c->moe_scratch = alloc_floats(nth * 2 * E, &ok);
-        c->moe_ids = alloc_floats(nb * K, &ok);
-        c->moe_list = alloc_floats(nb * K, &ok);
-        c->moe_off = alloc_floats(E + 1, &ok);
-        c->moe_fill = alloc_floats(E, &ok);
+        c->moe_ids = alloc_n(nb * K, sizeof(int32_t), &ok);
+        c->moe_list = alloc_n(nb * K, sizeof(int32_t), &ok);
+        c->moe_off = alloc_n(E + 1, sizeof(int32_t), &ok);
+        c->moe_fill = alloc_n(E, sizeof(int32_t), &ok);
     }
     c->logit_row = malloc((size_t)nb * sizeof(int32_t));
     c->logit_row_cap = (int32_t)nb;
