@@ -11,9 +11,13 @@ Written with llama.cpp's gguf-py (pip install gguf numpy), not by seek.
 usage: bench/gen_moe_gguf.py [--layers 4] [-o bench/models/dsv2lite-4l.Q8_0.gguf]"""
 import argparse
 import os
+import sys
 
 import gguf
 import numpy as np
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "ref"))
+from byte_level import bytes_to_unicode  # noqa: E402  (GPT-2's byte alphabet)
 
 Q_LORA, DIM, HEADS, KV_LORA, ROPE, NOPE, VD = 1536, 2048, 16, 512, 64, 128, 128
 N_EXP, N_USED, N_SHARED, FF_EXP, FF, VOCAB = 64, 6, 2, 1408, 10944, 102400
@@ -68,15 +72,7 @@ def main():
     w.add_expert_gating_func(gguf.ExpertGatingFuncType.SOFTMAX)
     w.add_vocab_size(VOCAB)
     # tokenizer: byte tokens, fillers, bos/eos as in V2-Lite (100000 / 100001)
-    b2u = {}
-    bs = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
-    cs, n = bs[:], 0
-    for b in range(256):
-        if b not in bs:
-            bs.append(b)
-            cs.append(256 + n)
-            n += 1
-    b2u = {b: chr(c) for b, c in zip(bs, cs)}
+    b2u = bytes_to_unicode()
     tokens = [b2u[b] for b in range(256)] + [f"<t{i}>" for i in range(256, VOCAB)]
     tokens[100000], tokens[100001] = "<｜begin▁of▁sentence｜>", "<｜end▁of▁sentence｜>"
     types = [1] * VOCAB

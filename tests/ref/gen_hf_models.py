@@ -78,6 +78,7 @@ from transformers import (AutoModelForCausalLM, AutoTokenizer, DeepseekV2Config,
                           DeepseekV3ForCausalLM, LlamaConfig, LlamaForCausalLM, Qwen2Config, Qwen2ForCausalLM)
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from byte_level import bytes_to_unicode  # noqa: E402
 from gen_chat_fixtures import DEEPSEEK_R1  # noqa: E402  (DeepSeek-R1's chat template)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -137,14 +138,7 @@ def split(pattern):
 def byte_chars(data: bytes) -> str:
     """Bytes in GPT-2's byte-level alphabet (the ByteLevel pre-tokenizer's mapping)."""
     table = P.ByteLevel.alphabet()
-    bs = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
-    cs, n = bs[:], 0
-    for b in range(256):
-        if b not in bs:
-            bs.append(b)
-            cs.append(256 + n)
-            n += 1
-    m = dict(zip(bs, map(chr, cs)))
+    m = bytes_to_unicode()
     assert set(m.values()) == set(table)
     return "".join(m[b] for b in data)
 

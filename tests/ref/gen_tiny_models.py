@@ -26,6 +26,8 @@ import torch
 from gguf import GGMLQuantizationType as QT
 from transformers import LlamaConfig, LlamaForCausalLM, Qwen2Config, Qwen2ForCausalLM
 
+from byte_level import bytes_to_unicode
+
 OUT = os.path.join(os.path.dirname(__file__), "..", "fixtures", "tiny")
 N_VOCAB, DIM, N_LAYER, N_HEAD, N_HEAD_KV, N_FF, N_CTX = 300, 64, 2, 4, 2, 128, 256
 N_TOK = 100  # positions 0..99: beyond YaRN's original context of 64
@@ -39,19 +41,6 @@ MODELS = [
     ("llama_linear_q8", "llama", QT.Q8_0, False, 1e4, {"rope_type": "linear", "factor": 2.0}),
     ("llama_bf16", "llama", QT.BF16, True, 1e4, None),
 ]
-
-
-def bytes_to_unicode():
-    """GPT-2's byte -> printable unicode character map (as in openai/gpt-2 encoder.py)."""
-    bs = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
-    cs = bs[:]
-    n = 0
-    for b in range(256):
-        if b not in bs:
-            bs.append(b)
-            cs.append(256 + n)
-            n += 1
-    return {b: chr(c) for b, c in zip(bs, cs)}
 
 
 def vocab():

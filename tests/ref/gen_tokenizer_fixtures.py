@@ -39,6 +39,8 @@ import zipfile
 from tokenizers import AddedToken, Regex, Tokenizer, decoders, models
 from tokenizers import pre_tokenizers as P
 
+from byte_level import bytes_to_unicode
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 OUT = os.path.join(ROOT, "tests", "fixtures", "tokenizer")
 
@@ -221,16 +223,8 @@ def build_corpus():
 # ---- HF reference ---------------------------------------------------------------------------------
 
 def byte_level_chars(data: bytes) -> str:
-    bs = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
-    cs = bs[:]
-    n = 0
-    for b in range(256):
-        if b not in bs:
-            bs.append(b)
-            cs.append(256 + n)
-            n += 1
-    table = dict(zip(bs, cs))
-    return "".join(chr(table[b]) for b in data)
+    table = bytes_to_unicode()
+    return "".join(table[b] for b in data)
 
 
 def split_valid_invalid(data: bytes):
