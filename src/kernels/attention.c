@@ -40,11 +40,15 @@ void op_kv_store(const seek_exec *ex, seek_kv_cache *kv, int64_t layer, const fl
 /* Online-softmax update of one query row with one block of nb keys whose scores q.k_j are in
  * sc: new running max, rescale of what was accumulated, then the block's values weighted by
  * exp(score - max). */
+/* With ALiBi (slope != 0) key j of the block sits dist0 - j positions before the query; keys
+ * j < jlo are outside the sliding window (the block holds at least one key >= jlo). */
 static void row_update(const seek_vec_kernels *vk, float *acc, float *mx, float *l, float *sc, const float *vb,
-                       int64_t stride, int32_t nb, int64_t hd, float scale) {
+                       int64_t stride, int32_t nb, int64_t hd, float scale, float slope, int32_t dist0, int32_t jlo) {
     float bmax = -INFINITY;
     for (int32_t j = 0; j < nb; j++) {
         sc[j] *= scale;
+        if (slope != 0.0f) sc[j] -= slope * (float)(dist0 - j);
+        if (j < jlo) sc[j] = -INFINITY;
         if (sc[j] > bmax) bmax = sc[j];
     }
     float new_max = bmax > *mx ? bmax : *mx;
@@ -92,15 +96,16 @@ void op_attention(const seek_exec *ex, float *out, const float *q, const seek_kv
             const float *kb = seek_kv_k(kv, layer, seq[t0], b0) + g * kd;
             const float *vb = seek_kv_v(kv, layer, seq[t0], b0) + g * v_head;
             for (int64_t t = t0; t < t1; t++) {
-                const int32_t n_keys = pos[t] + 1;
-                if (b0 >= n_keys) continue;
+                const int32_t n_keys = pos[t] + 1, lo = s->window > 0 && n_keys > s->window ? n_keys - s->window : 0;
+                if (b0 >= n_keys || b0 + SEEK_KV_BLOCK <= lo) continue;
                 const int32_t nb = n_keys - b0 < SEEK_KV_BLOCK ? n_keys - b0 : SEEK_KV_BLOCK;
                 /* the nh heads of token t in this item are consecutive rows of q */
                 const int64_t i0 = (t - t0) * nh;
                 vk->scores_rows(sc + i0 * SEEK_KV_BLOCK, SEEK_KV_BLOCK, q + t * q_row + h0 * kd, kd, (int32_t)nh, kb,
                                 kv->k_row, nb, kd);
                 for (int64_t i = i0; i < i0 + nh; i++)
-                    row_update(vk, acc + i * vd, &mx[i], &l[i], sc + i * SEEK_KV_BLOCK, vb, v_stride, nb, vd, s->scale);
+                    row_update(vk, acc + i * vd, &mx[i], &l[i], sc + i * SEEK_KV_BLOCK, vb, v_stride, nb, vd, s->scale,
+                               s->alibi ? s->alibi[h0 + i - i0] : 0.0f, pos[t] - b0, lo > b0 ? lo - b0 : 0);
             }
         }
         for (int64_t t = t0; t < t1; t++)

@@ -11,6 +11,8 @@ typedef struct {
     int64_t n_head, n_head_kv;
     int64_t k_dim, v_dim; /* per head: query/key length and value length (MLA: 576 and 512) */
     float scale;          /* usually 1/sqrt(k_dim) */
+    const float *alibi;   /* (n_head) ALiBi slopes: score -= slope * (query pos - key pos); NULL: none */
+    int32_t window;       /* sliding window: a query sees its last `window` positions; 0: all */
 } seek_attn_shape;
 
 /* Floats of per-thread scratch op_attention needs. */
@@ -21,7 +23,8 @@ int64_t attention_scratch_floats(const seek_attn_shape *s);
 void op_kv_store(const seek_exec *ex, seek_kv_cache *kv, int64_t layer, const float *k, const float *v,
                  const int32_t *seq, const int32_t *pos, int64_t n_tok);
 
-/* out[t][h] = sum_{j <= pos[t]} softmax_j(scale * q[t][h] . k_j) v_j over sequence seq[t]'s
+/* out[t][h] = sum_{lo <= j <= pos[t]} softmax_j(scale * q[t][h] . k_j - alibi[h] (pos[t] - j)) v_j over sequence seq[t]'s
+ * (lo = pos[t] - window + 1 with a window, else 0)
  * cached positions, for every query head h (GQA: head h reads kv head h / (n_head/n_head_kv)).
  * q is (n_tok, n_head, k_dim), out (n_tok, n_head, v_dim). With one kv head whose values are the
  * first v_dim floats of its key rows this is MLA's absorbed attention in latent space.

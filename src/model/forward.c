@@ -4,6 +4,7 @@
  *   deepseek (DeepSeekMoE): the same attention, mixture-of-experts feed-forward (moe.c) after
  *     the leading dense layers;
  *   deepseek2 (DeepSeek-V2/V3/R1): multi-head latent attention (mla.c) and mixture of experts.
+ *   seek (models from seek train): llama attention with optional ALiBi / sliding window, MoE.
  * Every thread of the pool runs this function; each op splits its rows and ends at a barrier. */
 #include "model/forward.h"
 
@@ -42,7 +43,7 @@ static void attn_gqa(fwd_state *f, const seek_layer *L, int64_t il) {
     const seek_exec *ex = f->ex;
     const seek_hparams *hp = &ctx->model->hp;
     const int64_t n = f->n, hd = hp->head_dim, q_dim = hp->n_head * hd, kv_dim = hp->n_head_kv * hd;
-    const seek_attn_shape shape = {hp->n_head, hp->n_head_kv, hd, hd, hp->kq_scale};
+    const seek_attn_shape shape = {hp->n_head, hp->n_head_kv, hd, hd, hp->kq_scale, hp->alibi, hp->window};
     /* q = xn Wq^T + bq, k = xn Wk^T + bk, v = xn Wv^T + bv (one quantization of xn) */
     act_set(&f->act, ctx->xn, n, hp->dim);
     op_matmul(ex, ctx->q, q_dim, &L->wq, &f->act);
@@ -54,10 +55,12 @@ static void attn_gqa(fwd_state *f, const seek_layer *L, int64_t il) {
         op_add_bias(ex, ctx->k, L->bk.data, n, kv_dim);
         op_add_bias(ex, ctx->v, L->bv.data, n, kv_dim);
     }
-    /* q, k = rope(q, pos), rope(k, pos) */
-    op_rope(ex, ctx->q, ctx->rope_cos, ctx->rope_sin, n, hp->n_head, hd, hp->n_rot, hp->rope_type);
-    op_rope(ex, ctx->k, ctx->rope_cos, ctx->rope_sin, n, hp->n_head_kv, hd, hp->n_rot, hp->rope_type);
-    fwd_mark(f, SEEK_OP_ROPE);
+    /* q, k = rope(q, pos), rope(k, pos) (ALiBi models add position biases in attention instead) */
+    if (!hp->alibi) {
+        op_rope(ex, ctx->q, ctx->rope_cos, ctx->rope_sin, n, hp->n_head, hd, hp->n_rot, hp->rope_type);
+        op_rope(ex, ctx->k, ctx->rope_cos, ctx->rope_sin, n, hp->n_head_kv, hd, hp->n_rot, hp->rope_type);
+        fwd_mark(f, SEEK_OP_ROPE);
+    }
     /* cache[seq][pos] = (k, v); attn = softmax(q K^T * scale) V over the sequence so far */
     op_kv_store(ex, &ctx->kv, il, ctx->k, ctx->v, f->seq, f->pos, n);
     op_attention(ex, ctx->attn, ctx->q, &ctx->kv, il, f->seq, f->pos, n, &shape, ctx->attn_scratch);

@@ -12,7 +12,7 @@
 #include "kernels/quant.h"
 #include "model/hf.h"
 
-static const char *arch_names[SEEK_ARCH_COUNT] = {"llama", "qwen2", "deepseek", "deepseek2"};
+static const char *arch_names[SEEK_ARCH_COUNT] = {"llama", "qwen2", "deepseek", "deepseek2", "seek"};
 
 const char *seek_arch_name(seek_arch a) { return (unsigned)a < SEEK_ARCH_COUNT ? arch_names[a] : "unknown"; }
 
@@ -220,6 +220,23 @@ static bool opt_bool(loader *L, const char *suffix, bool dflt) {
     return seek_gguf_get_bool(L->m->gguf, key, &v) ? v : dflt;
 }
 
+/* seek arch (models from seek train): ALiBi slopes (Press et al.: 2^(-8(h+1)/n) for the largest
+ * power of two n <= heads, then every other slope of 2n heads) and the sliding window. */
+static seek_status read_seek_attention(loader *L) {
+    seek_hparams *hp = &L->m->hp;
+    int64_t w = 0;
+    opt_u64(L, "attention.sliding_window", &w);
+    if (w < 0 || w > (1 << 30)) return seek_errorf(SEEK_ERR_FORMAT, "seek.attention.sliding_window %lld is out of range", (long long)w);
+    hp->window = (int32_t)w;
+    if (!opt_bool(L, "attention.alibi", false)) return SEEK_OK;
+    if (!(hp->alibi = malloc((size_t)hp->n_head * sizeof(float)))) return seek_errorf(SEEK_ERR_NOMEM, "out of memory");
+    int64_t pw = 1;
+    while (pw * 2 <= hp->n_head) pw *= 2;
+    for (int64_t h = 0; h < hp->n_head; h++)
+        hp->alibi[h] = h < pw ? powf(2.0f, -8.0f * (float)(h + 1) / (float)pw) : powf(2.0f, -4.0f * (float)(2 * (h - pw) + 1) / (float)pw);
+    return SEEK_OK;
+}
+
 /* Mixture-of-experts routing (deepseek, deepseek2). The group score is DeepSeek's: the max of the
  * group for softmax routing (V2 group_limited_greedy), the sum of its top 2 for sigmoid (V3). */
 static seek_status read_moe(loader *L) {
@@ -352,6 +369,7 @@ static seek_status read_hparams(loader *L) {
     opt_f32(L, "rope.scaling.attn_factor", &hp->yarn_attn_factor);
     hp->kq_scale = 1.0f / sqrtf((float)hp->head_dim);
     if (m->arch == SEEK_ARCH_DEEPSEEK2 && (st = read_mla(L))) return st;
+    if (m->arch == SEEK_ARCH_SEEK && (st = read_seek_attention(L))) return st;
     return read_moe(L);
 }
 
@@ -442,6 +460,7 @@ void seek_model_free(seek_model *m) {
     free(m->mtp);
     free(m->chat_template);
     free(m->owned_f32);
+    free(m->hp.alibi);
     seek_gguf_close(m->gguf);
     seek_hf_keep_free(m->hf_keep);
     free(m);

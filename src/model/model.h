@@ -9,7 +9,9 @@
 #include "tokenizer/chat_template.h"
 #include "tokenizer/tokenizer.h"
 
-typedef enum { SEEK_ARCH_LLAMA = 0, SEEK_ARCH_QWEN2, SEEK_ARCH_DEEPSEEK, SEEK_ARCH_DEEPSEEK2, SEEK_ARCH_COUNT } seek_arch;
+/* seek: models trained by seek train with options no other engine runs (ALiBi, sliding window,
+ * MoE routing deepseek's GGUF arch does not express): llama-style attention + deepseek MoE. */
+typedef enum { SEEK_ARCH_LLAMA = 0, SEEK_ARCH_QWEN2, SEEK_ARCH_DEEPSEEK, SEEK_ARCH_DEEPSEEK2, SEEK_ARCH_SEEK, SEEK_ARCH_COUNT } seek_arch;
 typedef enum { SEEK_ROPE_NORM = 0, SEEK_ROPE_NEOX } seek_rope_type; /* pairs (2i,2i+1) or (i,i+n/2) */
 typedef enum { SEEK_ROPE_SCALING_NONE = 0, SEEK_ROPE_SCALING_LINEAR, SEEK_ROPE_SCALING_YARN } seek_rope_scaling;
 
@@ -85,6 +87,9 @@ typedef struct {
     int64_t n_ff_exp, n_ff_shexp, n_layer_dense;
     seek_moe_cfg moe;
     int64_t n_mtp;           /* multi-token-prediction layers after the n_layer main ones */
+    /* seek arch: ALiBi slopes (n_head; NULL = RoPE) and a sliding attention window (0 = none) */
+    float *alibi;
+    int32_t window;
 } seek_hparams;
 
 /* DeepSeek-V3's multi-token-prediction module i: decoder layer layers[n_layer + i] plus these
