@@ -104,6 +104,46 @@ void seek_gw_arr_f32(seek_gguf_writer *w, const char *key, const float *v, size_
     put(w, v, n * 4);
 }
 
+/* byte size of a fixed-size GGUF scalar type (0 for string / array) */
+static size_t scalar_size(gguf_type t) {
+    static const uint8_t sz[GGUF_TYPE_COUNT] = {1, 1, 2, 2, 4, 4, 4, 1, 0, 0, 8, 8, 8};
+    return (unsigned)t < GGUF_TYPE_COUNT ? sz[t] : 0;
+}
+
+seek_status seek_gw_copy(seek_gguf_writer *w, const gguf_kv *kv) {
+    char key[256];
+    if (kv->key.len >= sizeof key) return seek_errorf(SEEK_ERR_INVALID, "gguf: key too long to copy");
+    memcpy(key, kv->key.ptr, kv->key.len);
+    key[kv->key.len] = 0;
+    if (kv->type == GGUF_TYPE_STRING) {
+        seek_gw_str_n(w, key, kv->v.s.ptr, kv->v.s.len);
+    } else if (kv->type == GGUF_TYPE_ARRAY) {
+        if (kv->arr_type == GGUF_TYPE_STRING) {
+            arr_head(w, key, GGUF_TYPE_STRING, kv->arr_n);
+            for (uint64_t i = 0; i < kv->arr_n; i++) put_str(w, kv->arr_strs[i].ptr, kv->arr_strs[i].len);
+        } else if (scalar_size(kv->arr_type)) {
+            arr_head(w, key, kv->arr_type, kv->arr_n);
+            put(w, kv->arr_data, kv->arr_n * scalar_size(kv->arr_type));
+        } else {
+            return seek_errorf(SEEK_ERR_UNSUPPORTED, "gguf: cannot copy nested array '%s'", key);
+        }
+    } else {
+        /* scalars: re-encode the decoded value in the same type (little-endian hosts) */
+        uint8_t b[8];
+        if (kv->type == GGUF_TYPE_FLOAT32) {
+            float f = (float)kv->v.f;
+            memcpy(b, &f, 4);
+        } else if (kv->type == GGUF_TYPE_FLOAT64) {
+            memcpy(b, &kv->v.f, 8);
+        } else {
+            memcpy(b, &kv->v.u, 8);
+        }
+        head(w, key, kv->type);
+        put(w, b, scalar_size(kv->type));
+    }
+    return w->oom ? seek_errorf(SEEK_ERR_NOMEM, "gguf: out of memory") : SEEK_OK;
+}
+
 seek_status seek_gw_tensor(seek_gguf_writer *w, const char *name, seek_dtype type, int n_dims, const int64_t *ne,
                            const void *data, bool owned) {
     if (strlen(name) > 64) return seek_errorf(SEEK_ERR_INVALID, "gguf: tensor name '%s' is longer than 64 bytes", name);

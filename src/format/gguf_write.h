@@ -32,6 +32,8 @@ void seek_gw_str_n(seek_gguf_writer *w, const char *key, const char *s, size_t l
 void seek_gw_arr_str(seek_gguf_writer *w, const char *key, const char *const *s, size_t n);
 void seek_gw_arr_i32(seek_gguf_writer *w, const char *key, const int32_t *v, size_t n);
 void seek_gw_arr_f32(seek_gguf_writer *w, const char *key, const float *v, size_t n);
+/* Copies one metadata entry read from another file (seek_gguf_find), keeping its type. */
+seek_status seek_gw_copy(seek_gguf_writer *w, const gguf_kv *kv);
 
 /* Adds a tensor of shape ne[0..n_dims) (ne[0] contiguous) held in `type` at `data`. */
 seek_status seek_gw_tensor(seek_gguf_writer *w, const char *name, seek_dtype type, int n_dims, const int64_t *ne,
