@@ -77,5 +77,8 @@ int cmd_info(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_convert(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
+int cmd_tokenizer_train(int argc, char **argv);
+int cmd_train(int argc, char **argv);
+int cmd_grow(int argc, char **argv);
 
 #endif

@@ -14,6 +14,9 @@ static void usage(FILE *f) {
             "  info   MODEL              metadata, tensors, memory estimate\n"
             "  bench  -m MODEL           prompt (pp) and generation (tg) speed\n"
             "  convert HF_DIR -o OUT.gguf  Hugging Face folder -> GGUF (--type f32|f16|bf16|q8_0)\n"
+            "  train  --config RUN.json  train a DeepSeek-style (MoE) model on your text\n"
+            "  grow   IN OUT --layers N | --experts N   grow a trained model (progressive training)\n"
+            "  tokenizer-train FILE... -o OUT.gguf --vocab N  train a byte-level BPE tokenizer\n"
             "MODEL is a GGUF file or a Hugging Face model folder.\n"
             "Without -m, the default model (%s) is used; get it with scripts/get-model.sh.\n"
             "'seek COMMAND --help' lists a command's options.\n",
@@ -32,6 +35,9 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "bench")) return cmd_bench(argc - 2, argv + 2);
     if (!strcmp(cmd, "convert")) return cmd_convert(argc - 2, argv + 2);
     if (!strcmp(cmd, "serve")) return cmd_serve(argc - 2, argv + 2);
+    if (!strcmp(cmd, "train")) return cmd_train(argc - 2, argv + 2);
+    if (!strcmp(cmd, "grow")) return cmd_grow(argc - 2, argv + 2);
+    if (!strcmp(cmd, "tokenizer-train")) return cmd_tokenizer_train(argc - 2, argv + 2);
     if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help")) {
         usage(stdout);
         return 0;

@@ -1,0 +1,250 @@
+/* Training ops, forward and backward (see grad.h). Plain C over float with double accumulators
+ * where a sum runs over a whole row; attention is split over threads by (sequence, kv head) so
+ * no two threads write the same gradient rows. Not for inference. */
+#include "kernels/grad.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels/vec.h"
+
+void rmsnorm_forward(float *y, int64_t sy, float *rstd, const float *x, int64_t sx, const float *w, int64_t n, int64_t d, float eps) {
+    for (int64_t r = 0; r < n; r++) {
+        const float *xr = x + r * sx;
+        float *yr = y + r * sy;
+        double ss = 0;
+        for (int64_t i = 0; i < d; i++) ss += (double)xr[i] * xr[i];
+        const float rs = (float)(1.0 / sqrt(ss / (double)d + eps));
+        rstd[r] = rs;
+        for (int64_t i = 0; i < d; i++) yr[i] = xr[i] * rs * w[i];
+    }
+}
+
+/* y = x * r * w, r = (mean(x^2) + eps)^-1/2:
+ * dw += dy * x * r;  dx += r * w * dy - x * r^3 / d * sum(w * dy * x) */
+void rmsnorm_backward(float *dx, int64_t sdx, float *dw, const float *dy, int64_t sdy, const float *x, int64_t sx,
+                      const float *w, const float *rstd, int64_t n, int64_t d) {
+    for (int64_t r = 0; r < n; r++) {
+        const float *xr = x + r * sx, *dyr = dy + r * sdy;
+        float *dxr = dx + r * sdx;
+        const float rs = rstd[r];
+        double dot = 0;
+        for (int64_t i = 0; i < d; i++) {
+            dot += (double)w[i] * dyr[i] * xr[i];
+            dw[i] += dyr[i] * xr[i] * rs;
+        }
+        const float c = (float)(dot * rs * rs * rs / (double)d);
+        for (int64_t i = 0; i < d; i++) dxr[i] += rs * w[i] * dyr[i] - xr[i] * c;
+    }
+}
+
+void rope_apply(float *x, int64_t s, int64_t n, int64_t n_heads, int64_t head_stride, int64_t at, int64_t d,
+                const int32_t *pos, const float *cos_t, const float *sin_t, bool inverse) {
+    const int64_t half = d / 2;
+    for (int64_t r = 0; r < n; r++) {
+        const float *c = cos_t + (int64_t)pos[r] * half, *sn = sin_t + (int64_t)pos[r] * half;
+        for (int64_t h = 0; h < n_heads; h++) {
+            float *v = x + r * s + h * head_stride + at;
+            for (int64_t i = 0; i < half; i++) {
+                const float a = v[2 * i], b = v[2 * i + 1], si = inverse ? -sn[i] : sn[i];
+                v[2 * i] = a * c[i] - b * si;
+                v[2 * i + 1] = a * si + b * c[i];
+            }
+        }
+    }
+}
+
+static inline float sigmoidf(float x) { return 1.0f / (1.0f + expf(-x)); }
+
+void swiglu_forward(float *a, const float *g, const float *u, int64_t n) {
+    for (int64_t i = 0; i < n; i++) a[i] = g[i] * sigmoidf(g[i]) * u[i];
+}
+
+void swiglu_backward(float *dg, float *du, const float *da, const float *g, const float *u, int64_t n) {
+    for (int64_t i = 0; i < n; i++) {
+        const float sg = sigmoidf(g[i]), silu = g[i] * sg;
+        du[i] += da[i] * silu;
+        dg[i] += da[i] * u[i] * sg * (1.0f + g[i] * (1.0f - sg));
+    }
+}
+
+typedef struct {
+    float *o, *p, *dq, *dk, *dv;
+    const float *q, *k, *v, *dout;
+    const attn_dims *a;
+} attn_job;
+
+/* the keys query i sees: [lo, i] */
+static inline int64_t attn_lo(const attn_dims *a, int64_t i) { return a->window > 0 && i - a->window + 1 > 0 ? i - a->window + 1 : 0; }
+
+static void attn_fwd_fn(const seek_exec *ex, void *arg) {
+    const attn_job *J = arg;
+    const attn_dims *a = J->a;
+    const seek_vec_kernels *vk = seek_vec();
+    const int64_t group = a->H / a->Hkv, T = a->T;
+    int64_t lo, hi;
+    seek_split(a->B * a->Hkv, ex->ith, ex->nth, &lo, &hi);
+    for (int64_t job = lo; job < hi; job++) {
+        const int64_t b = job / a->Hkv, kh = job % a->Hkv;
+        for (int64_t h = kh * group; h < (kh + 1) * group; h++) {
+            const float slope = a->slopes ? a->slopes[h] : 0.0f;
+            for (int64_t i = 0; i < T; i++) {
+                const float *qi = J->q + (b * T + i) * a->sq + h * a->dk;
+                float *pi = J->p + ((b * a->H + h) * T + i) * T;
+                float *oi = J->o + (b * T + i) * (a->H * a->dv) + h * a->dv;
+                const int64_t j0 = attn_lo(a, i);
+                memset(pi, 0, (size_t)T * sizeof *pi);
+                float mx = -INFINITY;
+                for (int64_t j = j0; j <= i; j++) {
+                    pi[j] = vk->dot(qi, J->k + (b * T + j) * a->sk + kh * a->dk, a->dk) * a->scale - slope * (float)(i - j);
+                    if (pi[j] > mx) mx = pi[j];
+                }
+                float sum = 0;
+                for (int64_t j = j0; j <= i; j++) sum += pi[j] = expf(pi[j] - mx);
+                const float inv = 1.0f / sum;
+                memset(oi, 0, (size_t)a->dv * sizeof *oi);
+                for (int64_t j = j0; j <= i; j++) {
+                    pi[j] *= inv;
+                    vk->axpy(oi, pi[j], J->v + (b * T + j) * a->sv + kh * a->dv, a->dv);
+                }
+            }
+        }
+    }
+}
+
+void attention_forward(seek_pool *pool, float *o, float *p, const float *q, const float *k, const float *v, const attn_dims *a) {
+    attn_job J = {.o = o, .p = p, .q = q, .k = k, .v = v, .a = a};
+    if (pool) seek_pool_run(pool, attn_fwd_fn, &J);
+    else attn_fwd_fn(&(seek_exec){0, 1, NULL}, &J);
+}
+
+/* s = scale q.k (+ bias), p = softmax(s), o = sum p v:
+ * dv_j += p_ij do_i;  dp_ij = do_i . v_j;  ds_ij = p_ij (dp_ij - sum_j p_ij dp_ij);
+ * dq_i += scale sum_j ds_ij k_j;  dk_j += scale ds_ij q_i */
+static void attn_bwd_fn(const seek_exec *ex, void *arg) {
+    const attn_job *J = arg;
+    const attn_dims *a = J->a;
+    const seek_vec_kernels *vk = seek_vec();
+    const int64_t group = a->H / a->Hkv, T = a->T;
+    float *ds = malloc((size_t)T * sizeof *ds);
+    if (!ds) return; /* cannot happen for sane T; the caller's sizes were allocated already */
+    int64_t lo, hi;
+    seek_split(a->B * a->Hkv, ex->ith, ex->nth, &lo, &hi);
+    for (int64_t job = lo; job < hi; job++) {
+        const int64_t b = job / a->Hkv, kh = job % a->Hkv;
+        for (int64_t h = kh * group; h < (kh + 1) * group; h++) {
+            for (int64_t i = 0; i < T; i++) {
+                const float *pi = J->p + ((b * a->H + h) * T + i) * T;
+                const float *doi = J->dout + (b * T + i) * (a->H * a->dv) + h * a->dv;
+                const float *qi = J->q + (b * T + i) * a->sq + h * a->dk;
+                float *dqi = J->dq + (b * T + i) * a->sq + h * a->dk;
+                const int64_t j0 = attn_lo(a, i);
+                double dot = 0;
+                for (int64_t j = j0; j <= i; j++) {
+                    ds[j] = vk->dot(doi, J->v + (b * T + j) * a->sv + kh * a->dv, a->dv);
+                    dot += (double)pi[j] * ds[j];
+                }
+                for (int64_t j = j0; j <= i; j++) {
+                    const float dsj = pi[j] * (ds[j] - (float)dot) * a->scale;
+                    vk->axpy(J->dv + (b * T + j) * a->sv + kh * a->dv, pi[j], doi, a->dv);
+                    vk->axpy(dqi, dsj, J->k + (b * T + j) * a->sk + kh * a->dk, a->dk);
+                    vk->axpy(J->dk + (b * T + j) * a->sk + kh * a->dk, dsj, qi, a->dk);
+                }
+            }
+        }
+    }
+    free(ds);
+}
+
+void attention_backward(seek_pool *pool, float *dq, float *dk, float *dv, const float *dout, const float *p, const float *q,
+                        const float *k, const float *v, const attn_dims *a) {
+    attn_job J = {.dq = dq, .dk = dk, .dv = dv, .dout = dout, .p = (float *)p, .q = q, .k = k, .v = v, .a = a};
+    if (pool) seek_pool_run(pool, attn_bwd_fn, &J);
+    else attn_bwd_fn(&(seek_exec){0, 1, NULL}, &J);
+}
+
+typedef struct {
+    float *logits;
+    const int32_t *targets;
+    int64_t n, V;
+    float scale;
+    bool grad;
+    double part[64];
+} xent_job;
+
+static void xent_fn(const seek_exec *ex, void *arg) {
+    xent_job *J = arg;
+    int64_t lo, hi;
+    seek_split(J->n, ex->ith, ex->nth, &lo, &hi);
+    double total = 0;
+    for (int64_t r = lo; r < hi; r++) {
+        float *l = J->logits + r * J->V;
+        float mx = -INFINITY;
+        for (int64_t i = 0; i < J->V; i++) mx = l[i] > mx ? l[i] : mx;
+        double sum = 0; /* float exponentials, summed in double */
+        for (int64_t i = 0; i < J->V; i++) sum += expf(l[i] - mx);
+        const double lse = mx + log(sum);
+        const int32_t t = J->targets[r];
+        total += lse - l[t];
+        if (J->grad) {
+            const float c = J->scale / (float)J->n, inv = (float)(1.0 / sum);
+            for (int64_t i = 0; i < J->V; i++) l[i] = expf(l[i] - mx) * inv * c;
+            l[t] -= c;
+        }
+    }
+    J->part[ex->ith] = total;
+}
+
+double softmax_xent(seek_pool *pool, float *logits, const int32_t *targets, int64_t n, int64_t V, float scale, bool grad) {
+    xent_job J = {.logits = logits, .targets = targets, .n = n, .V = V, .scale = scale, .grad = grad};
+    int nth = 1;
+    if (pool && seek_pool_size(pool) <= 64) {
+        nth = seek_pool_size(pool);
+        seek_pool_run(pool, xent_fn, &J);
+    } else {
+        xent_fn(&(seek_exec){0, 1, NULL}, &J);
+    }
+    double total = 0;
+    for (int i = 0; i < nth; i++) total += J.part[i];
+    return total;
+}
+
+void round_bf16(float *dst, const float *src, int64_t n) {
+    for (int64_t i = 0; i < n; i++) {
+        uint32_t u;
+        memcpy(&u, &src[i], 4);
+        if ((u & 0x7f800000u) != 0x7f800000u) u = (u + 0x7fffu + ((u >> 16) & 1)) & 0xffff0000u;
+        memcpy(&dst[i], &u, 4);
+    }
+}
+
+/* e4m3: 1 sign, 4 exponent (bias 7), 3 mantissa bits; largest 448, smallest normal 2^-6,
+ * subnormal step 2^-9. Values are scaled so the block's amax maps to 448, rounded to the nearest
+ * representable value (ties to even through nearbyint), and scaled back. */
+static inline float e4m3_round(float x) {
+    const float ax = fabsf(x);
+    if (ax == 0) return 0;
+    int e;
+    frexpf(ax, &e); /* ax = f * 2^e, f in [0.5, 1) */
+    int ue = e - 1; /* ax in [2^ue, 2^(ue+1)) */
+    if (ue < -6) ue = -6;
+    const float step = ldexpf(1.0f, ue - 3);
+    float r = nearbyintf(ax / step) * step;
+    if (r > 448.0f) r = 448.0f;
+    return x < 0 ? -r : r;
+}
+
+void round_fp8_e4m3(float *dst, const float *src, int64_t n, int64_t block) {
+    for (int64_t b0 = 0; b0 < n; b0 += block) {
+        const int64_t b1 = b0 + block < n ? b0 + block : n;
+        float amax = 0;
+        for (int64_t i = b0; i < b1; i++) amax = fabsf(src[i]) > amax ? fabsf(src[i]) : amax;
+        if (amax == 0 || !isfinite(amax)) {
+            for (int64_t i = b0; i < b1; i++) dst[i] = src[i];
+            continue;
+        }
+        const float s = amax / 448.0f;
+        for (int64_t i = b0; i < b1; i++) dst[i] = e4m3_round(src[i] / s) * s;
+    }
+}

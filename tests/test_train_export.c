@@ -1,0 +1,162 @@
+/* The export path of seek train against seek's inference engine: a randomly initialised model
+ * of each export architecture (llama dense, deepseek MoE, deepseek2 MLA, seek with ALiBi +
+ * sliding window + top-k normalisation) is written as GGUF, loaded by seek_model_load, and its
+ * logits (one batch and token by token through the KV cache) must equal the trainer's forward.
+ * Also: a checkpoint read back restores every tensor bit for bit; growth written by export and
+ * read back as --init. The independent references for both engines are in test_train.c and
+ * test_deepseek.c / test_golden.c. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "model/model.h"
+#include "runtime/context.h"
+#include "train/ckpt.h"
+#include "train/tmodel.h"
+
+#define TOK_GGUF "tests/fixtures/tiny/llama_bf16.gguf" /* a 300-token tokenizer to carry */
+#define T 20
+
+static double rel_diff(const float *got, const float *ref, int64_t n) {
+    double md = 0, lo = INFINITY, hi = -INFINITY;
+    for (int64_t i = 0; i < n; i++) {
+        md = fmax(md, fabs((double)got[i] - ref[i]));
+        lo = fmin(lo, ref[i]);
+        hi = fmax(hi, ref[i]);
+    }
+    return md / (hi - lo);
+}
+
+static void check_arch(const char *label, seek_tmodel_cfg mc, const char *want_arch, seek_pool *pool, const seek_gguf *tok) {
+    seek_train_cfg cfg;
+    seek_train_cfg_defaults(&cfg);
+    cfg.model = mc;
+    cfg.n_train = 1;
+    cfg.train[0] = strdup("unused.txt");
+    cfg.out = strdup("/tmp");
+    cfg.seq_len = T;
+    if (seek_train_cfg_check(&cfg)) {
+        CHECK(0, "%s: %s", label, seek_last_error());
+        seek_train_cfg_free(&cfg);
+        return;
+    }
+    CHECK(!strcmp(seek_export_arch(&cfg.model), want_arch), "%s: exported as %s, expected %s", label, seek_export_arch(&cfg.model),
+          want_arch);
+    seek_tmodel tm;
+    seek_tstate *s;
+    if (seek_tmodel_init(&tm, &cfg.model, pool) || seek_tstate_new(&s, &tm, 1, T)) {
+        CHECK(0, "%s: %s", label, seek_last_error());
+        return;
+    }
+    seek_tmodel_randomize(&tm, 11);
+    for (size_t i = 0; i < tm.n_floats; i++) tm.w[i] *= 20; /* sharp attention and routing */
+    for (int i = 0; i < tm.n_params; i++) /* norms near 1, not exactly 1, so a missing weight shows */
+        if (tm.params[i].n_dims == 1 && strstr(tm.params[i].name, "norm"))
+            for (size_t j = 0; j < tm.params[i].n; j++) tm.w[tm.params[i].off + j] = 1.0f + 0.01f * (float)(j % 7);
+        else if (strstr(tm.params[i].name, "exp_probs_b")) /* the aux-free bias steers selection */
+            for (size_t j = 0; j < tm.params[i].n; j++) tm.w[tm.params[i].off + j] = 0.3f * (float)(j % 3);
+    int32_t ids[T];
+    for (int i = 0; i < T; i++) ids[i] = (i * 37 + 11) % cfg.model.vocab;
+    seek_tloss l;
+    seek_tmodel_forward(&tm, s, ids, NULL, &l);
+    char path[256];
+    snprintf(path, sizeof path, "/tmp/seek-export-%d-%s.gguf", (int)getpid(), want_arch);
+    seek_status st = seek_export_write(path, &tm, &cfg, tok);
+    seek_model *m = NULL;
+    if (!st) st = seek_model_load(&m, path);
+    if (st) {
+        CHECK(0, "%s: %s", label, seek_last_error());
+        goto done;
+    }
+    const int64_t V = cfg.model.vocab;
+    float *got = malloc((size_t)(T * V) * sizeof *got);
+    for (int stepwise = 0; stepwise < 2; stepwise++) {
+        seek_context_params p = {.n_ctx = 64, .n_threads = 2, .precise = true};
+        seek_context *c;
+        seek_batch b;
+        if (seek_context_init(&c, m, &p)) {
+            CHECK(0, "%s: %s", label, seek_last_error());
+            break;
+        }
+        seek_batch_init(&b, T);
+        for (int i = 0; i < T; i++) {
+            if (stepwise) seek_batch_clear(&b);
+            seek_batch_add(&b, ids[i], i, 0, true);
+            if (!stepwise && i < T - 1) continue;
+            CHECK(seek_decode(c, &b) == SEEK_OK, "%s: decode", label);
+            for (int j = 0; j < b.n; j++) memcpy(got + (int64_t)(stepwise ? i : j) * V, seek_get_logits(c, j), (size_t)V * 4);
+        }
+        const double d = rel_diff(got, seek_tstate_logits(s), T * V);
+        /* the same math in two engines, both fp32 (precise: no activation quantization) */
+        CHECK(d < 1e-4, "%s: inference logits (%s) differ from the trainer's by %.3g of their range", label,
+              stepwise ? "token by token" : "one batch", d);
+        printf("%s (%s): %s, inference vs training forward %.2g\n", label, want_arch, stepwise ? "stepwise" : "batch", d);
+        seek_batch_free(&b);
+        seek_context_free(c);
+    }
+    free(got);
+    seek_model_free(m);
+    /* checkpoint round trip */
+    seek_tmodel_alloc_optim(&tm);
+    for (size_t i = 0; i < tm.n_floats; i++) tm.m[i] = (float)i * 1e-3f, tm.v[i] = (float)i * 1e-6f;
+    seek_ckpt_state cs = {.step = 42, .rng = 0x123456789abcdefull, .tokens = 999}, back;
+    seek_tmodel t2;
+    seek_gguf *g = NULL;
+    st = seek_ckpt_write(path, &tm, &cfg, tok, &cs, NULL, NULL);
+    if (!st) st = seek_gguf_open(&g, path);
+    if (!st) st = seek_tmodel_init(&t2, &cfg.model, pool);
+    if (!st) st = seek_tmodel_alloc_optim(&t2);
+    if (!st) st = seek_tmodel_read(&t2, g, path, &back);
+    CHECK(st == SEEK_OK, "%s: checkpoint: %s", label, seek_last_error());
+    if (!st) {
+        bool same = true;
+        for (int i = 0; i < tm.n_params; i++) {
+            const size_t o = tm.params[i].off, n = tm.params[i].n * 4;
+            same &= !memcmp(t2.w + o, tm.w + o, n) && !memcmp(t2.m + o, tm.m + o, n) && !memcmp(t2.v + o, tm.v + o, n);
+        }
+        CHECK(same, "%s: checkpoint tensors differ after reading back", label);
+        CHECK(back.step == 42 && back.rng == cs.rng && back.tokens == 999, "%s: checkpoint state", label);
+        seek_tmodel_free(&t2);
+    }
+    if (g) seek_gguf_close(g);
+done:
+    unlink(path);
+    seek_tstate_free(s);
+    seek_tmodel_free(&tm);
+    seek_train_cfg_free(&cfg);
+}
+
+int main(void) {
+    seek_pool *pool;
+    seek_gguf *tok;
+    if (seek_pool_init(&pool, 2) || seek_gguf_open(&tok, TOK_GGUF)) {
+        fprintf(stderr, "setup: %s\n", seek_last_error());
+        return 1;
+    }
+    const seek_tmodel_cfg base = {.n_layer = 3, .dim = 64, .n_head = 4, .n_kv_head = 2, .ctx = 64, .vocab = 300, .rope_base = 10000,
+                                  .rms_eps = 1e-5f, .ff_dim = 96, .n_expert_used = 2, .expert_dim = 32, .aux_loss_weight = 0.01f};
+    seek_tmodel_cfg c = base;
+    check_arch("dense GQA + RoPE", c, "llama", pool, tok);
+    c = base;
+    c.moe = true, c.n_expert = 8, c.n_shared_expert = 1, c.n_dense_lead = 1;
+    check_arch("MoE GQA (DeepSeekMoE)", c, "deepseek", pool, tok);
+    c.attention = TATT_MLA, c.kv_lora_rank = 32, c.qk_nope_dim = 16, c.qk_rope_dim = 8, c.v_head_dim = 16;
+    check_arch("MoE MLA (DeepSeek-V2)", c, "deepseek2", pool, tok);
+    c.gating_sigmoid = true, c.norm_topk = true;
+    check_arch("MoE MLA sigmoid + norm_topk (V3-style)", c, "deepseek2", pool, tok);
+    c = base;
+    c.moe = true, c.n_expert = 8, c.n_shared_expert = 2, c.norm_topk = true, c.position = TPOS_ALIBI, c.sliding_window = 7;
+    check_arch("MoE ALiBi + window 7 + norm_topk", c, "seek", pool, tok);
+    c = base;
+    c.n_head = 5, c.n_kv_head = 5, c.dim = 80, c.position = TPOS_ALIBI; /* non-power-of-two ALiBi slopes */
+    check_arch("dense ALiBi 5 heads", c, "seek", pool, tok);
+    c = base;
+    c.sliding_window = 5, c.moe = true, c.n_expert = 4, c.balance = TBAL_AUX_FREE;
+    check_arch("MoE RoPE + window 5 + aux-free bias", c, "seek", pool, tok);
+    seek_gguf_close(tok);
+    seek_pool_free(pool);
+    return check_summary("test_train_export");
+}
