@@ -58,14 +58,15 @@ static inline float a_at(const gemm_job *j, int64_t m, int64_t k) { return j->ta
 static void pack_a(float *dst, const gemm_job *j, int64_t i0, int64_t mc, int64_t p0, int64_t kc) {
     for (int64_t p = 0; p < mc; p += MR, dst += MR * kc) {
         const int64_t rows = mc - p < MR ? mc - p : MR;
-        if (!j->ta) {
-            for (int64_t r = 0; r < MR; r++) {
-                if (r >= rows) {
-                    for (int64_t k = 0; k < kc; k++) dst[k * MR + r] = 0;
-                    continue;
-                }
-                const float *src = j->A + (i0 + p + r) * j->lda + p0;
-                for (int64_t k = 0; k < kc; k++) dst[k * MR + r] = src[k];
+        if (!j->ta) { /* k outer: sequential writes, six row streams */
+            const float *src[MR];
+            for (int64_t r = 0; r < MR; r++) src[r] = r < rows ? j->A + (i0 + p + r) * j->lda + p0 : NULL;
+            if (rows == MR) {
+                for (int64_t k = 0; k < kc; k++)
+                    for (int64_t r = 0; r < MR; r++) dst[k * MR + r] = src[r][k];
+            } else {
+                for (int64_t k = 0; k < kc; k++)
+                    for (int64_t r = 0; r < MR; r++) dst[k * MR + r] = r < rows ? src[r][k] : 0;
             }
         } else {
             for (int64_t k = 0; k < kc; k++) {
@@ -88,14 +89,15 @@ static void pack_b(float *dst, const gemm_job *j, int64_t p0, int64_t kc, int64_
                 else
                     for (int64_t c = 0; c < NR; c++) d[c] = c < cols ? src[c] : 0;
             }
-        } else {
-            for (int64_t c = 0; c < NR; c++) {
-                if (c >= cols) {
-                    for (int64_t k = 0; k < kc; k++) dst[k * NR + c] = 0;
-                    continue;
-                }
-                const float *src = j->B + (j0 + q + c) * j->ldb + p0;
-                for (int64_t k = 0; k < kc; k++) dst[k * NR + c] = src[k];
+        } else { /* k outer: sequential writes, sixteen row streams */
+            const float *src[NR];
+            for (int64_t c = 0; c < NR; c++) src[c] = c < cols ? j->B + (j0 + q + c) * j->ldb + p0 : NULL;
+            if (cols == NR) {
+                for (int64_t k = 0; k < kc; k++)
+                    for (int64_t c = 0; c < NR; c++) dst[k * NR + c] = src[c][k];
+            } else {
+                for (int64_t k = 0; k < kc; k++)
+                    for (int64_t c = 0; c < NR; c++) dst[k * NR + c] = c < cols ? src[c][k] : 0;
             }
         }
     }
@@ -150,8 +152,10 @@ void seek_gemm_f32(seek_pool *pool, bool ta, bool tb, int64_t M, int64_t N, int6
     gemm_job j = {.ta = ta, .tb = tb, .M = M, .N = N, .K = K, .lda = lda, .ldb = ldb, .ldc = ldc, .A = A, .B = B, .C = C,
                   .beta = beta, .tile = tile ? tile : tile_scalar};
     const int nth = pool ? seek_pool_size(pool) : 1;
-    /* rows when there are enough 6-row panels for every thread, else columns */
-    j.split_rows = (M + MR - 1) / MR >= 4 * nth || (N + NR - 1) / NR < 2 * nth;
+    /* splitting rows makes every thread pack all of op(B), splitting columns all of op(A): pack
+     * the smaller one twice, as long as each thread gets a few panels */
+    const bool rows_ok = (M + MR - 1) / MR >= 2 * nth, cols_ok = (N + NR - 1) / NR >= 2 * nth;
+    j.split_rows = rows_ok && (!cols_ok || M >= N);
     const double flops = 2.0 * (double)M * (double)N * (double)K;
     if (pool && nth > 1 && flops > 1e5) seek_pool_run(pool, gemm_fn, &j);
     else gemm_fn(&(seek_exec){0, 1, NULL}, &j);
