@@ -16,8 +16,11 @@ pass=0 fail=0
 ok() { pass=$((pass + 1)); }
 bad() { fail=$((fail + 1)); echo "FAIL $*"; }
 
-head -c 120000 ../shared/data/tinyshakespeare.txt >"$dir/corpus.txt" 2>/dev/null || head -c 120000 "$(dirname "$0")/../../shared/data/tinyshakespeare.txt" >"$dir/corpus.txt"
-[ -s "$dir/corpus.txt" ] || { echo "test_train_cli: tinyshakespeare.txt not found"; exit 1; }
+# tinyshakespeare ($SEEK_TRAIN_TEXT or the shared data folder next to the checkout), else seek's own sources
+for t in "${SEEK_TRAIN_TEXT:-}" ../shared/data/tinyshakespeare.txt /work/shared/data/tinyshakespeare.txt; do
+  if [ -n "$t" ] && [ -s "$t" ]; then head -c 120000 "$t" >"$dir/corpus.txt"; break; fi
+done
+[ -s "$dir/corpus.txt" ] || { echo "note: tinyshakespeare.txt not found; training on seek's own sources"; cat src/*/*.c | head -c 120000 >"$dir/corpus.txt"; }
 cat >"$dir/run.json" <<EOF
 {"model": {"n_layer": 2, "dim": 32, "n_head": 4, "n_kv_head": 2, "ctx": 32, "vocab": 300, "attention": "mha",
            "position": "rope", "ffn": "moe", "n_expert": 8, "n_expert_used": 2, "n_shared_expert": 1, "expert_dim": 32,
@@ -127,6 +130,19 @@ print(f"{sys.argv[3]}: loss within {mean:.2%} of fp32 on average over {len(b)} s
 sys.exit(0 if len(a) == len(b) and mean <= bound else 1)
 EOF2
 done
+
+# pre-tokenized shards (llm.c's .bin layout) with the byte tokenizer
+python3 - "$dir/corpus.txt" "$dir/shard.bin" <<'EOF2'
+import struct, sys
+data = open(sys.argv[1], "rb").read()[:20000]
+with open(sys.argv[2], "wb") as f:
+    f.write(struct.pack("<256i", 20240520, 1, len(data), *([0] * 253)))
+    f.write(struct.pack(f"<{len(data)}H", *data))
+EOF2
+"$seek" train --config "$dir/run.json" --train "$dir/shard.bin" --tokenizer byte --out "$dir/shard" --steps 3 2>"$dir/shard.err" &&
+  grep -q '19000 training tokens' "$dir/shard.err" && ok || { bad "training on a .bin shard"; tail -3 "$dir/shard.err"; }
+printf 'not a shard' >"$dir/bad.bin"
+expect_fail bad_shard "is not a token shard" train --config "$dir/run.json" --train "$dir/bad.bin" --tokenizer byte --out "$dir/x8"
 
 # the export runs, and grows
 "$seek" run -m "$dir/a/model.gguf" -p "ROMEO:" -n 8 --temp 0 >"$dir/run.out" 2>"$dir/run.err" && grep -q 'generated 8 tokens' "$dir/run.err" &&

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "core/status.h"
+#include "train/data.h" /* seek_rng_next */
 
 seek_status seek_grow_cfg(seek_tmodel_cfg *out, const seek_tmodel_cfg *in, int32_t n_layer, int32_t n_expert) {
     *out = *in;
@@ -56,14 +57,8 @@ static bool is_output_proj(const char *name) {
     return strstr(name, "attn_output") || strstr(name, "ffn_down") || strstr(name, "down_exps") || strstr(name, "down_shexp");
 }
 
-static uint64_t mix(uint64_t *s) {
-    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
 static float gauss(uint64_t *s) {
-    const double u1 = ((double)(mix(s) >> 11) + 0.5) / 9007199254740992.0, u2 = (double)(mix(s) >> 11) / 9007199254740992.0;
+    const double u1 = ((double)(seek_rng_next(s) >> 11) + 0.5) / 9007199254740992.0, u2 = (double)(seek_rng_next(s) >> 11) / 9007199254740992.0;
     return (float)(sqrt(-2.0 * log(u1)) * cos(2 * M_PI * u2));
 }
 

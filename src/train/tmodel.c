@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "core/status.h"
+#include "train/data.h" /* seek_rng_next */
 #include "kernels/grad.h"
 
 typedef struct {
@@ -172,13 +173,7 @@ const seek_tparam *seek_tmodel_find(const seek_tmodel *tm, const char *name) {
 }
 
 /* splitmix64 + Box-Muller: reproducible on every platform */
-static uint64_t mix(uint64_t *s) {
-    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-static double uniform(uint64_t *s) { return ((double)(mix(s) >> 11) + 0.5) / 9007199254740992.0; }
+static double uniform(uint64_t *s) { return ((double)(seek_rng_next(s) >> 11) + 0.5) / 9007199254740992.0; }
 
 void seek_tmodel_randomize(seek_tmodel *tm, uint64_t seed) {
     uint64_t s = seed * 0x2545f4914f6cdd1dull + 1;

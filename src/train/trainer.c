@@ -150,9 +150,11 @@ static seek_status load_tokenizer(trainer *t) {
     /* train it on the concatenated text files */
     char *all = NULL;
     size_t len = 0;
-    for (int i = 0; i < t->cfg->n_train; i++) {
+    for (int i = 0; i < t->cfg->n_train && n_vocab > 257; i++) { /* "byte" needs no text */
         char *text;
         size_t n;
+        const size_t nl = strlen(t->cfg->train[i]);
+        if (nl > 4 && !strcmp(t->cfg->train[i] + nl - 4, ".bin")) continue; /* token shards */
         if ((st = seek_read_text(t->cfg->train[i], &text, &n))) {
             free(all);
             return st;
@@ -169,7 +171,9 @@ static seek_status load_tokenizer(trainer *t) {
         all[len] = 0;
         free(text);
     }
-    if (!all) return seek_errorf(SEEK_ERR_INVALID, "data.tokenizer '%s' needs text files in data.train", spec);
+    if (!all && n_vocab > 257) return seek_errorf(SEEK_ERR_INVALID, "data.tokenizer '%s' needs text files in data.train", spec);
+    if (!all && !(all = calloc(1, 2))) return seek_errorf(SEEK_ERR_NOMEM, "out of memory");
+    if (!len) all[len++] = '\n'; /* "byte": the 256 byte tokens and <|endoftext|> */
     fprintf(t->out, "seek train: training a %d-token BPE tokenizer on %.1f MB of text\n", n_vocab, (double)len / 1e6);
     seek_bpe_vocab *v = NULL;
     st = seek_bpe_train(&v, all, len, n_vocab, t->pool);
@@ -190,6 +194,21 @@ static seek_status load_tokenizer(trainer *t) {
     seek_gw_free(w);
     if ((st = seek_gguf_open(&t->tok_gguf, tp))) return st;
     return seek_tokenizer_load(&t->tok, t->tok_gguf);
+}
+
+/* the held-out loss of the training tokens' unigram distribution (add-one smoothed): the loss a
+ * model that ignores context would reach, the bar a trained model must go well below */
+static double unigram_loss(const seek_tdata *d, int32_t V) {
+    int64_t *cnt = calloc((size_t)V, sizeof *cnt);
+    if (!cnt || !d->n_val) {
+        free(cnt);
+        return NAN;
+    }
+    for (int64_t i = 0; i < d->n_train; i++) cnt[d->train[i]]++;
+    double loss = 0;
+    for (int64_t i = 0; i < d->n_val; i++) loss -= log((double)(cnt[d->val[i]] + 1) / (double)(d->n_train + V));
+    free(cnt);
+    return loss / (double)d->n_val;
 }
 
 /* the model sections of two configs describe the same tensors */
@@ -362,7 +381,8 @@ static seek_status setup(trainer *t, bool resume) {
         c->model.vocab = nv;
     }
     if ((st = seek_tdata_load(&t->data, c, t->tok))) goto done;
-    fprintf(t->out, "seek train: %lld training tokens, %lld held out\n", (long long)t->data.n_train, (long long)t->data.n_val);
+    fprintf(t->out, "seek train: %lld training tokens, %lld held out; unigram baseline %.4f nats/token\n", (long long)t->data.n_train,
+            (long long)t->data.n_val, unigram_loss(&t->data, nv));
     seek_tmodel_cfg shape = c->model;
     seek_gguf *init = NULL;
     if (!ck && c->init) { /* the model section comes from the file (seek grow's output, or an export) */
