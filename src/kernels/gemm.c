@@ -52,7 +52,6 @@ static float *thread_buffer(void) {
     return b;
 }
 
-static inline float a_at(const gemm_job *j, int64_t m, int64_t k) { return j->ta ? j->A[k * j->lda + m] : j->A[m * j->lda + k]; }
 
 /* op(A)[i0 .. i0+mc, p0 .. p0+kc) into 6-row panels: dst[(panel*kc + k)*6 + r] */
 static void pack_a(float *dst, const gemm_job *j, int64_t i0, int64_t mc, int64_t p0, int64_t kc) {
