@@ -367,7 +367,7 @@ static seek_status setup(trainer *t, bool resume) {
     seek_train_cfg *c = t->cfg;
     seek_status st;
     if ((st = seek_train_cfg_check(c)) || (st = make_dirs(c->out))) return st;
-    seek_gguf *ck = NULL;
+    seek_gguf *ck = NULL, *init = NULL;
     char ck_path[4200] = "";
     if (resume) {
         if ((st = newest_ckpt(t, &ck, ck_path, sizeof ck_path))) return st;
@@ -384,7 +384,6 @@ static seek_status setup(trainer *t, bool resume) {
     fprintf(t->out, "seek train: %lld training tokens, %lld held out; unigram baseline %.4f nats/token\n", (long long)t->data.n_train,
             (long long)t->data.n_val, unigram_loss(&t->data, nv));
     seek_tmodel_cfg shape = c->model;
-    seek_gguf *init = NULL;
     if (!ck && c->init) { /* the model section comes from the file (seek grow's output, or an export) */
         seek_train_cfg ic;
         seek_train_cfg_defaults(&ic);

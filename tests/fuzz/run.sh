@@ -8,7 +8,9 @@ secs=${2:-20}
 model=$(./scripts/get-model.sh 2>/dev/null)
 work=$build/fuzz-work
 rm -rf "$work"
-mkdir -p "$work/gguf" "$work/tok" "$work/st"
+mkdir -p "$work/gguf" "$work/tok" "$work/st" "$work/cfg"
+cp bench/train_example.json tests/fixtures/train/*/config.json "$work/cfg/" 2>/dev/null || true
+for f in tests/fixtures/train/*/config.json; do cp "$f" "$work/cfg/$(basename "$(dirname "$f")").json"; done
 python3 - "$work/gguf" "$model" <<'PY'
 import struct, sys
 out, model = sys.argv[1], sys.argv[2]
@@ -50,13 +52,14 @@ printf '\x00{"prompt":[1,2,3],"n":1,"stop":"x"}' >"$work/api/ids"
 printf 'Hello world' >"$work/tok/a"
 printf '<|im_start|>user\nHi there! 123 456\t\t  x<|im_end|>' >"$work/tok/b"
 printf '\xe4\xbd\xa0\xe5\xa5\xbd \xf0\x9f\x98\x80 \xff\xfe caf\xc3\xa9' >"$work/tok/c"
-for t in gguf safetensors tokenizer openai; do
+for t in gguf safetensors tokenizer openai train_config; do
   extra=()
   case $t in
     gguf) corpus=$work/gguf ;;
     safetensors) corpus=$work/st extra=(-dict="$work/st.dict") ;;
     tokenizer) corpus=$work/tok ;;
     openai) corpus=$work/api extra=(-dict="$work/st.dict") ;;
+    train_config) corpus=$work/cfg extra=(-dict="$work/st.dict") ;;
   esac
   echo "fuzz_$t: ${secs}s"
   SEEK_MODEL=$model ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1 \
@@ -64,4 +67,4 @@ for t in gguf safetensors tokenizer openai; do
     "${extra[@]}" "$corpus" 2>"$work/$t.log" || { tail -40 "$work/$t.log"; echo "fuzz_$t FAILED"; exit 1; }
   grep -E 'Done [0-9]+ runs' "$work/$t.log" | tail -1
 done
-echo "fuzz: 4 passed, 0 failed"
+echo "fuzz: 5 passed, 0 failed"
