@@ -13,7 +13,9 @@ Known differences, reported rather than hidden:
   - llama.cpp scores expert groups by the sum of their top-2 scores for every model, while
     DeepSeek-V2's group_limited_greedy (and seek) uses the group maximum: dsv2 may differ.
 
-usage: bench/llama_agree.py [--seek build/seek] [--llama-bin DIR] [-n 24] [-p PROMPT]"""
+With --gguf FILE... the given GGUF files are compared instead (e.g. the model.gguf seek train writes).
+
+usage: bench/llama_agree.py [--seek build/seek] [--llama-bin DIR] [-n 24] [-p PROMPT] [--gguf FILE ...]"""
 import argparse
 import os
 import re
@@ -30,6 +32,7 @@ def main():
     ap.add_argument("--llama-bin", default=os.environ.get("LLAMA_CPP_BIN"))
     ap.add_argument("-n", type=int, default=24)
     ap.add_argument("-p", default="To be or not to be")
+    ap.add_argument("--gguf", nargs="+", help="compare these GGUF files instead of the converted fixtures")
     a = ap.parse_args()
     if not a.llama_bin:
         sys.exit("set LLAMA_CPP_BIN (or --llama-bin) to the folder of an existing llama.cpp build")
@@ -37,10 +40,13 @@ def main():
     print(f"| fixture | llama.cpp loads | greedy text equal ({a.n} steps) |")
     print("| --- | --- | --- |")
     with tempfile.TemporaryDirectory() as tmp:
-        for name in FIXTURES:
-            gguf = os.path.join(tmp, name + ".gguf")
-            subprocess.run([a.seek, "convert", os.path.join("tests/fixtures/hf", name), "-o", gguf, "--type", "f32"], check=True,
-                           capture_output=True)
+        for name in a.gguf or FIXTURES:
+            if a.gguf:
+                gguf = name
+            else:
+                gguf = os.path.join(tmp, name + ".gguf")
+                subprocess.run([a.seek, "convert", os.path.join("tests/fixtures/hf", name), "-o", gguf, "--type", "f32"], check=True,
+                               capture_output=True)
             ours = subprocess.run([a.seek, "run", "-m", gguf, "-p", a.p, "-n", str(a.n), "--temp", "0"], capture_output=True,
                                   check=True).stdout.decode("utf-8", "replace")
             r = subprocess.run([os.path.join(a.llama_bin, "llama-simple"), "-m", gguf, "-n", str(a.n), a.p], capture_output=True)
