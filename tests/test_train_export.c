@@ -145,8 +145,8 @@ int main(void) {
     check_arch("MoE GQA (DeepSeekMoE)", c, "deepseek", pool, tok);
     c.attention = TATT_MLA, c.kv_lora_rank = 32, c.qk_nope_dim = 16, c.qk_rope_dim = 8, c.v_head_dim = 16;
     check_arch("MoE MLA (DeepSeek-V2)", c, "deepseek2", pool, tok);
-    c.gating_sigmoid = true, c.norm_topk = true;
-    check_arch("MoE MLA sigmoid + norm_topk (V3-style)", c, "deepseek2", pool, tok);
+    c.gating_sigmoid = true, c.norm_topk = true, c.q_lora_rank = 24;
+    check_arch("MoE MLA q LoRA, sigmoid + norm_topk (V3-style)", c, "deepseek2", pool, tok);
     c = base;
     c.moe = true, c.n_expert = 8, c.n_shared_expert = 2, c.norm_topk = true, c.position = TPOS_ALIBI, c.sliding_window = 7;
     check_arch("MoE ALiBi + window 7 + norm_topk", c, "seek", pool, tok);

@@ -49,6 +49,7 @@ static void put_hparams(seek_gguf_writer *w, const seek_tmodel *tm, const char *
         U32("attention.key_length_mla", c->qk_nope_dim + c->qk_rope_dim);
         U32("attention.value_length_mla", c->v_head_dim);
         U32("attention.kv_lora_rank", c->kv_lora_rank);
+        if (c->q_lora_rank) U32("attention.q_lora_rank", c->q_lora_rank);
         U32("rope.dimension_count", c->qk_rope_dim);
     } else {
         U32("attention.head_count_kv", c->n_kv_head);

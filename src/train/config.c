@@ -41,6 +41,7 @@ static const field fields[] = {
     {"model", "vocab", F_INT, M(vocab), NULL, 2, 1 << 22},
     {"model", "attention", F_ENUM, M(attention), attn_names, 0, 0},
     {"model", "kv_lora_rank", F_INT, M(kv_lora_rank), NULL, 0, 65536},
+    {"model", "q_lora_rank", F_INT, M(q_lora_rank), NULL, 0, 65536},
     {"model", "qk_nope_dim", F_INT, M(qk_nope_dim), NULL, 0, 4096},
     {"model", "qk_rope_dim", F_INT, M(qk_rope_dim), NULL, 0, 4096},
     {"model", "v_head_dim", F_INT, M(v_head_dim), NULL, 0, 4096},
@@ -374,6 +375,7 @@ seek_status seek_train_cfg_check(seek_train_cfg *c) {
     if (m->attention == TATT_MHA) {
         if (m->n_head % m->n_kv_head) BAD("model: n_kv_head %d does not divide n_head %d", m->n_kv_head, m->n_head);
         if (m->position == TPOS_ROPE && hd % 2) BAD("model: RoPE needs an even head dimension (dim / n_head = %d)", hd);
+        if (m->q_lora_rank) BAD("model: q_lora_rank needs attention \"mla\"");
     } else {
         if (!m->qk_nope_dim) m->qk_nope_dim = hd;
         if (!m->qk_rope_dim) m->qk_rope_dim = hd / 2;

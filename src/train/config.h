@@ -23,6 +23,7 @@ typedef struct {
     int32_t n_layer, dim, n_head, n_kv_head, ctx, vocab;
     seek_tattn attention;
     int32_t kv_lora_rank, qk_nope_dim, qk_rope_dim, v_head_dim; /* MLA (0: default from head_dim) */
+    int32_t q_lora_rank; /* MLA: 0 = one q projection, else q = W_qb rmsnorm(W_qa h) (DeepSeek-V2/V3) */
     seek_tpos position;
     float rope_base, rms_eps;
     int32_t sliding_window, xl_memory;

@@ -17,6 +17,7 @@ typedef struct {
     float *h, *rstd;              /* (BT, D) attn-normed input, (BT) its 1/rms */
     float *q, *k, *v;             /* (BT, H*dk), (BT, Hkv*dk), (BT, Hkv*dv); q and k after RoPE */
     float *kva, *ckv, *ckv_rstd;  /* MLA: (BT, c+dr), (BT, c), (BT) */
+    float *qa_raw, *qa, *qa_rstd; /* MLA q LoRA: (BT, r), normed (BT, r), (BT) */
     float *p;                     /* (B, H, T, T) attention probabilities */
     float *o;                     /* (BT, H*dv) attention output before Wo */
     float *x2;                    /* (BT, D) after the attention residual */
@@ -42,7 +43,7 @@ struct seek_tstate {
     float *xf, *yf, *rstdf; /* final residual, normed, 1/rms */
     float *logits;          /* (BT, V) */
     /* backward scratch */
-    float *dx, *dh, *dq, *dk, *dv, *dkva, *dckv, *dkv, *dwide, *dwide2, *dwide3, *dxe, *dey, *dr;
+    float *dx, *dh, *dq, *dk, *dv, *dqa, *dkva, *dckv, *dkv, *dwide, *dwide2, *dwide3, *dxe, *dey, *dr;
     float *kpe;             /* MLA: (BT, dr) roped shared key */
     float *rb_a, *rb_b;     /* rounded operands (bf16 / fp8) */
     int64_t *load;          /* (n_moe, E) tokens per expert since the last reset */
@@ -110,6 +111,12 @@ seek_status seek_tstate_new(seek_tstate **out, const seek_tmodel *tm, int32_t B,
             L->kva = zalloc(s, FL(BT * (cl + dr)));
             L->ckv = zalloc(s, FL(BT * cl));
             L->ckv_rstd = zalloc(s, FL(BT));
+            if (c->q_lora_rank) {
+                L->qa_raw = zalloc(s, FL(BT * c->q_lora_rank));
+                L->qa = zalloc(s, FL(BT * c->q_lora_rank));
+                L->qa_rstd = zalloc(s, FL(BT));
+                widest = max64(widest, c->q_lora_rank);
+            }
             widest = max64(widest, max64(cl + dr, H * (dn + c->v_head_dim)));
         }
         L->p = zalloc(s, FL((int64_t)B * H * T * T));
@@ -154,6 +161,7 @@ seek_status seek_tstate_new(seek_tstate **out, const seek_tmodel *tm, int32_t B,
     s->dv = zalloc(s, FL(BT * H * tm->dv));
     if (mla) {
         s->dkva = zalloc(s, FL(BT * (cl + dr)));
+        s->dqa = zalloc(s, FL(BT * (c->q_lora_rank + 1)));
         s->dckv = zalloc(s, FL(BT * cl));
         s->dkv = zalloc(s, FL(BT * H * (dn + c->v_head_dim)));
         s->kpe = zalloc(s, FL(BT * dr));
@@ -244,7 +252,14 @@ static void attn_forward(seek_tmodel *tm, seek_tstate *s, const seek_tlayer *ly,
     const seek_tmodel_cfg *c = &tm->cfg;
     const int64_t BT = s->BT, D = c->dim, H = c->n_head;
     rmsnorm_forward(L->h, D, L->rstd, L->x, D, ly->attn_norm, BT, D, c->rms_eps);
-    lin_forward(tm, s, L->q, 0, L->h, ly->wq, BT, D, H * tm->dk, true);
+    if (ly->wq_a) { /* q = W_qb rmsnorm(W_qa h) */
+        const int64_t r = c->q_lora_rank;
+        lin_forward(tm, s, L->qa_raw, 0, L->h, ly->wq_a, BT, D, r, true);
+        rmsnorm_forward(L->qa, r, L->qa_rstd, L->qa_raw, r, ly->q_a_norm, BT, r, c->rms_eps);
+        lin_forward(tm, s, L->q, 0, L->qa, ly->wq_b, BT, r, H * tm->dk, true);
+    } else {
+        lin_forward(tm, s, L->q, 0, L->h, ly->wq, BT, D, H * tm->dk, true);
+    }
     if (c->attention == TATT_MHA) {
         const int64_t kvd = c->n_kv_head * tm->hd;
         lin_forward(tm, s, L->k, 0, L->h, ly->wk, BT, D, kvd, true);
@@ -533,7 +548,16 @@ static void attn_backward(seek_tmodel *tm, seek_tstate *s, const seek_tlayer *ly
     } else {
         const int64_t cl = c->kv_lora_rank, dr = c->qk_rope_dim, dn = c->qk_nope_dim, dv = c->v_head_dim;
         rope_apply(s->dq, H * tm->dk, BT, H, tm->dk, dn, dr, s->pos, tm->rope_cos, tm->rope_sin, true);
-        lin_backward(tm, s, dh, 0, G(ly->wq), s->dq, L->h, ly->wq, BT, D, H * tm->dk, true);
+        if (ly->wq_a) {
+            const int64_t r = c->q_lora_rank;
+            float *dqn = s->dwide2; /* d/d rmsnorm(W_qa h) */
+            lin_backward(tm, s, dqn, 0, G(ly->wq_b), s->dq, L->qa, ly->wq_b, BT, r, H * tm->dk, true);
+            memset(s->dqa, 0, FL(BT * r));
+            rmsnorm_backward(s->dqa, r, G(ly->q_a_norm), dqn, r, L->qa_raw, r, ly->q_a_norm, L->qa_rstd, BT, r);
+            lin_backward(tm, s, dh, 0, G(ly->wq_a), s->dqa, L->h, ly->wq_a, BT, D, r, true);
+        } else {
+            lin_backward(tm, s, dh, 0, G(ly->wq), s->dq, L->h, ly->wq, BT, D, H * tm->dk, true);
+        }
         memset(s->kpe, 0, FL(BT * dr));
         for (int64_t r = 0; r < BT; r++)
             for (int64_t h = 0; h < H; h++) {

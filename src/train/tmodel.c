@@ -70,7 +70,13 @@ seek_status seek_tmodel_init(seek_tmodel *tm, const seek_tmodel_cfg *cfg, seek_p
     for (int il = 0; il < c->n_layer; il++) {
         seek_tlayer *ly = &tm->layers[il];
         T(attn_norm, "attn_norm.weight", 1, D, 1, 1, true);
-        T(wq, "attn_q.weight", 2, H * tm->dk, D, 1, true);
+        if (mla && c->q_lora_rank) {
+            T(wq_a, "attn_q_a.weight", 2, c->q_lora_rank, D, 1, true);
+            T(q_a_norm, "attn_q_a_norm.weight", 1, c->q_lora_rank, 1, 1, true);
+            T(wq_b, "attn_q_b.weight", 2, H * tm->dk, c->q_lora_rank, 1, true);
+        } else {
+            T(wq, "attn_q.weight", 2, H * tm->dk, D, 1, true);
+        }
         if (mla) {
             T(wkv_a, "attn_kv_a_mqa.weight", 2, c->kv_lora_rank + c->qk_rope_dim, D, 1, true);
             T(kv_a_norm, "attn_kv_a_norm.weight", 1, c->kv_lora_rank, 1, 1, true);
@@ -115,7 +121,7 @@ seek_status seek_tmodel_init(seek_tmodel *tm, const seek_tmodel_cfg *cfg, seek_p
 #define FIX(p) p = (p) ? base + (uintptr_t)(p) : NULL
     for (int il = 0; il < c->n_layer; il++) {
         seek_tlayer *ly = &tm->layers[il];
-        FIX(ly->attn_norm); FIX(ly->wq); FIX(ly->wk); FIX(ly->wv); FIX(ly->wkv_a); FIX(ly->kv_a_norm); FIX(ly->wkv_b);
+        FIX(ly->attn_norm); FIX(ly->wq); FIX(ly->wq_a); FIX(ly->q_a_norm); FIX(ly->wq_b); FIX(ly->wk); FIX(ly->wv); FIX(ly->wkv_a); FIX(ly->kv_a_norm); FIX(ly->wkv_b);
         FIX(ly->wo); FIX(ly->ffn_norm); FIX(ly->w_gate); FIX(ly->w_up); FIX(ly->w_down); FIX(ly->router);
         FIX(ly->exp_bias); FIX(ly->gate_exps); FIX(ly->up_exps); FIX(ly->down_exps); FIX(ly->gate_sh); FIX(ly->up_sh);
         FIX(ly->down_sh);

@@ -24,7 +24,8 @@ typedef struct {
 typedef struct {
     bool moe;
     float *attn_norm;               /* (dim) */
-    float *wq;                      /* (H*dk, dim); dk = hd (MHA) or dn+dr (MLA) */
+    float *wq;                      /* (H*dk, dim); dk = hd (MHA) or dn+dr (MLA); NULL with q LoRA */
+    float *wq_a, *q_a_norm, *wq_b;  /* MLA q LoRA: (r, dim), (r), (H*dk, r) */
     float *wk, *wv;                 /* MHA: (Hkv*hd, dim) */
     float *wkv_a, *kv_a_norm;       /* MLA: (c+dr, dim), (c) */
     float *wkv_b;                   /* MLA: (H*(dn+dv), c) */

@@ -214,7 +214,7 @@ static double unigram_loss(const seek_tdata *d, int32_t V) {
 /* the model sections of two configs describe the same tensors */
 static bool same_shape(const seek_tmodel_cfg *a, const seek_tmodel_cfg *b) {
     return a->n_layer == b->n_layer && a->dim == b->dim && a->n_head == b->n_head && a->n_kv_head == b->n_kv_head &&
-           a->vocab == b->vocab && a->attention == b->attention && a->kv_lora_rank == b->kv_lora_rank &&
+           a->vocab == b->vocab && a->attention == b->attention && a->kv_lora_rank == b->kv_lora_rank && a->q_lora_rank == b->q_lora_rank &&
            a->qk_nope_dim == b->qk_nope_dim && a->qk_rope_dim == b->qk_rope_dim && a->v_head_dim == b->v_head_dim &&
            a->moe == b->moe && a->ff_dim == b->ff_dim && (!a->moe || (a->n_expert == b->n_expert && a->expert_dim == b->expert_dim &&
            a->n_shared_expert == b->n_shared_expert && a->n_dense_lead == b->n_dense_lead)) && (a->balance == TBAL_AUX_FREE) == (b->balance == TBAL_AUX_FREE);

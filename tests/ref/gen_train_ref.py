@@ -13,7 +13,7 @@ tests/ref/train_model.py run in float64 and stored as F32. Writes tests/fixtures
                                             the global gradient norm before clipping)
                        final.NAME F32                 every parameter after the steps (AdamW, clipping, schedule)
 
-Variants: moe_mha (GQA + RoPE + MoE softmax/norm_topk/shared/aux loss), moe_mla (MLA + MoE, norm_topk off),
+Variants: moe_mha (GQA + RoPE + MoE softmax/norm_topk/shared/aux loss), moe_mla (MLA with q LoRA + MoE, norm_topk off),
 dense_alibi_swa (ALiBi + sliding window + dense SwiGLU).
 
 Checks made on the way (the script fails if one does not hold):
@@ -53,7 +53,7 @@ MOE = {"ffn": "moe", "n_expert": 8, "n_expert_used": 2, "n_shared_expert": 1, "e
 VARIANTS = {
     "moe_mha": {**BASE, "n_kv_head": 2, "attention": "mha", "position": "rope", **MOE, "gating": "softmax",
                 "norm_topk": True},
-    "moe_mla": {**BASE, "n_kv_head": 4, "attention": "mla", "kv_lora_rank": 16, "qk_nope_dim": 8, "qk_rope_dim": 4,
+    "moe_mla": {**BASE, "n_kv_head": 4, "attention": "mla", "kv_lora_rank": 16, "q_lora_rank": 12, "qk_nope_dim": 8, "qk_rope_dim": 4,
                 "v_head_dim": 8, "position": "rope", **MOE, "gating": "softmax", "norm_topk": False},
     "dense_alibi_swa": {**BASE, "n_kv_head": 4, "attention": "mha", "position": "alibi", "sliding_window": 5,
                         "ffn": "dense", "ff_dim": 48},
@@ -108,7 +108,10 @@ def naive_forward(c, W, inp, tgt):
             else:
                 dn, dr, dv, cr = c.qk_nope_dim, c.qk_rope_dim, c.v_head_dim, c.kv_lora_rank
                 for t, h in enumerate(hs):
-                    q = (W[p + "attn_q.weight"] @ h).view(H, dn + dr)
+                    if c.q_lora_rank:
+                        q = (W[p + "attn_q_b.weight"] @ rms(W[p + "attn_q_a.weight"] @ h, W[p + "attn_q_a_norm.weight"])).view(H, dn + dr)
+                    else:
+                        q = (W[p + "attn_q.weight"] @ h).view(H, dn + dr)
                     kva = W[p + "attn_kv_a_mqa.weight"] @ h
                     ckv = rms(kva[:cr], W[p + "attn_kv_a_norm.weight"])
                     kpe = rot(kva[cr:], t)
@@ -211,7 +214,7 @@ GRADCHECK_CFGS = {
                                           position="rope", ffn="moe", n_expert=4, n_expert_used=2, n_shared_expert=1,
                                           expert_dim=4, n_dense_lead=1, ff_dim=6, gating="softmax", norm_topk=True,
                                           balance="aux_loss", aux_loss_weight=0.1),
-    "mla_moe_sigmoid": dict(n_layer=1, dim=8, n_head=2, vocab=11, attention="mla", kv_lora_rank=4, qk_nope_dim=2,
+    "mla_moe_sigmoid": dict(n_layer=1, dim=8, n_head=2, vocab=11, attention="mla", kv_lora_rank=4, q_lora_rank=3, qk_nope_dim=2,
                             qk_rope_dim=2, v_head_dim=3, position="rope", ffn="moe", n_expert=4, n_expert_used=2,
                             n_shared_expert=1, expert_dim=4, n_dense_lead=0, gating="sigmoid", norm_topk=True,
                             balance="aux_loss", aux_loss_weight=0.1),

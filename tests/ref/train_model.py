@@ -30,6 +30,7 @@ class ModelConfig:
     vocab: int = 4096
     attention: str = "mha"  # "mha" | "mla"
     kv_lora_rank: int = 0  # MLA sizes, 0: SPEC.md's defaults from head_dim
+    q_lora_rank: int = 0  # MLA: 0 = one q projection, else q = W_qb rmsnorm(W_qa h)
     qk_nope_dim: int = 0
     qk_rope_dim: int = 0
     v_head_dim: int = 0
@@ -97,8 +98,12 @@ def param_shapes(c):
             out += [(p + "attn_q.weight", (H * hd, D)), (p + "attn_k.weight", (Hkv * hd, D)),
                     (p + "attn_v.weight", (Hkv * hd, D)), (p + "attn_output.weight", (D, H * hd))]
         else:
-            dn, dr, dv, cr = c.qk_nope_dim, c.qk_rope_dim, c.v_head_dim, c.kv_lora_rank
-            out += [(p + "attn_q.weight", (H * (dn + dr), D)), (p + "attn_kv_a_mqa.weight", (cr + dr, D)),
+            dn, dr, dv, cr, qr = c.qk_nope_dim, c.qk_rope_dim, c.v_head_dim, c.kv_lora_rank, c.q_lora_rank
+            if qr:
+                out += [(p + "attn_q_a.weight", (qr, D)), (p + "attn_q_a_norm.weight", (qr,)), (p + "attn_q_b.weight", (H * (dn + dr), qr))]
+            else:
+                out += [(p + "attn_q.weight", (H * (dn + dr), D))]
+            out += [(p + "attn_kv_a_mqa.weight", (cr + dr, D)),
                     (p + "attn_kv_a_norm.weight", (cr,)), (p + "attn_kv_b.weight", (H * (dn + dv), cr)),
                     (p + "attn_output.weight", (D, H * dv))]
         out.append((p + "ffn_norm.weight", (D,)))
@@ -234,7 +239,12 @@ class TrainModel(nn.Module):
         B, T, _ = h.shape
         p = f"blk.{il}."
         H, dn, dr, dv, cr = c.n_head, c.qk_nope_dim, c.qk_rope_dim, c.v_head_dim, c.kv_lora_rank
-        q = F.linear(h, self.P(p + "attn_q.weight")).view(B, T, H, dn + dr).transpose(1, 2)
+        if c.q_lora_rank:
+            qa = rmsnorm(F.linear(h, self.P(p + "attn_q_a.weight")), self.P(p + "attn_q_a_norm.weight"), c.rms_eps)
+            q = F.linear(qa, self.P(p + "attn_q_b.weight"))
+        else:
+            q = F.linear(h, self.P(p + "attn_q.weight"))
+        q = q.view(B, T, H, dn + dr).transpose(1, 2)
         q_nope, q_pe = q.split([dn, dr], dim=-1)
         kva = F.linear(h, self.P(p + "attn_kv_a_mqa.weight"))
         ckv, k_pe = kva.split([cr, dr], dim=-1)
