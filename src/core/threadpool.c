@@ -143,3 +143,25 @@ void seek_pool_run(seek_pool *p, seek_pool_fn fn, void *arg) {
         else sched_yield();
     }
 }
+
+typedef struct {
+    int64_t n;
+    seek_range_fn fn;
+    void *arg;
+} range_job;
+
+static void range_run(const seek_exec *ex, void *arg) {
+    const range_job *j = arg;
+    int64_t lo, hi;
+    seek_split(j->n, ex->ith, ex->nth, &lo, &hi);
+    if (lo < hi) j->fn(lo, hi, j->arg);
+}
+
+void seek_pool_for(seek_pool *p, int64_t n, int64_t min_n, seek_range_fn fn, void *arg) {
+    if (!p || seek_pool_size(p) < 2 || n < min_n) {
+        if (n > 0) fn(0, n, arg);
+        return;
+    }
+    range_job j = {n, fn, arg};
+    seek_pool_run(p, range_run, &j);
+}

@@ -24,6 +24,11 @@ void seek_pool_run(seek_pool *p, seek_pool_fn fn, void *arg);
 /* All threads of the current run wait here for each other. */
 void seek_pool_barrier(const seek_exec *ex);
 
+/* Runs fn over [0, n) split in one contiguous range per thread (the caller's thread alone when
+ * pool is NULL or n < min_n), for element-wise work whose result does not depend on the split. */
+typedef void (*seek_range_fn)(int64_t lo, int64_t hi, void *arg);
+void seek_pool_for(seek_pool *p, int64_t n, int64_t min_n, seek_range_fn fn, void *arg);
+
 /* The half-open range [*lo, *hi) of n items that thread ith of nth takes. */
 static inline void seek_split(int64_t n, int ith, int nth, int64_t *lo, int64_t *hi) {
     int64_t per = (n + nth - 1) / nth;

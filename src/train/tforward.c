@@ -238,6 +238,39 @@ static void lin_backward(seek_tmodel *tm, seek_tstate *s, float *din, float din_
     if (din) seek_gemm_f32(tm->pool, false, false, n, i, o, dout, o, W, i, din_beta, din, i);
 }
 
+/* element-wise and row-wise ops split over the pool (their results do not depend on the split) */
+typedef struct {
+    float *a, *b, *c;
+    const float *x, *y, *z, *w;
+    int64_t sy, sx, d;
+    float eps;
+} par_args;
+static void swiglu_fwd_range(int64_t lo, int64_t hi, void *arg) {
+    const par_args *p = arg;
+    swiglu_forward(p->a + lo, p->x + lo, p->y + lo, hi - lo);
+}
+static void swiglu_bwd_range(int64_t lo, int64_t hi, void *arg) {
+    const par_args *p = arg;
+    swiglu_backward(p->a + lo, p->b + lo, p->x + lo, p->y + lo, p->z + lo, hi - lo);
+}
+static void rmsnorm_fwd_range(int64_t lo, int64_t hi, void *arg) {
+    const par_args *p = arg;
+    rmsnorm_forward(p->a + lo * p->sy, p->sy, p->b + lo, p->x + lo * p->sx, p->sx, p->w, hi - lo, p->d, p->eps);
+}
+static void par_swiglu_forward(seek_pool *pool, float *a, const float *g, const float *u, int64_t n) {
+    par_args p = {.a = a, .x = g, .y = u};
+    seek_pool_for(pool, n, 1 << 14, swiglu_fwd_range, &p);
+}
+static void par_swiglu_backward(seek_pool *pool, float *dg, float *du, const float *da, const float *g, const float *u, int64_t n) {
+    par_args p = {.a = dg, .b = du, .x = da, .y = g, .z = u};
+    seek_pool_for(pool, n, 1 << 14, swiglu_bwd_range, &p);
+}
+static void par_rmsnorm_forward(seek_pool *pool, float *y, int64_t sy, float *rstd, const float *x, int64_t sx, const float *w, int64_t n,
+                                int64_t d, float eps) {
+    par_args p = {.a = y, .b = rstd, .x = x, .w = w, .sy = sy, .sx = sx, .d = d, .eps = eps};
+    seek_pool_for(pool, n, 64, rmsnorm_fwd_range, &p);
+}
+
 static attn_dims attn_shape(const seek_tmodel *tm, const seek_tstate *s) {
     const seek_tmodel_cfg *c = &tm->cfg;
     const bool mla = c->attention == TATT_MLA;
@@ -251,11 +284,11 @@ static attn_dims attn_shape(const seek_tmodel *tm, const seek_tstate *s) {
 static void attn_forward(seek_tmodel *tm, seek_tstate *s, const seek_tlayer *ly, tcache *L) {
     const seek_tmodel_cfg *c = &tm->cfg;
     const int64_t BT = s->BT, D = c->dim, H = c->n_head;
-    rmsnorm_forward(L->h, D, L->rstd, L->x, D, ly->attn_norm, BT, D, c->rms_eps);
+    par_rmsnorm_forward(tm->pool, L->h, D, L->rstd, L->x, D, ly->attn_norm, BT, D, c->rms_eps);
     if (ly->wq_a) { /* q = W_qb rmsnorm(W_qa h) */
         const int64_t r = c->q_lora_rank;
         lin_forward(tm, s, L->qa_raw, 0, L->h, ly->wq_a, BT, D, r, true);
-        rmsnorm_forward(L->qa, r, L->qa_rstd, L->qa_raw, r, ly->q_a_norm, BT, r, c->rms_eps);
+        par_rmsnorm_forward(tm->pool, L->qa, r, L->qa_rstd, L->qa_raw, r, ly->q_a_norm, BT, r, c->rms_eps);
         lin_forward(tm, s, L->q, 0, L->qa, ly->wq_b, BT, r, H * tm->dk, true);
     } else {
         lin_forward(tm, s, L->q, 0, L->h, ly->wq, BT, D, H * tm->dk, true);
@@ -271,7 +304,7 @@ static void attn_forward(seek_tmodel *tm, seek_tstate *s, const seek_tlayer *ly,
     } else { /* MLA: one latent and one roped key shared by all heads, expanded per head here */
         const int64_t cl = c->kv_lora_rank, dr = c->qk_rope_dim, dn = c->qk_nope_dim, dv = c->v_head_dim;
         lin_forward(tm, s, L->kva, 0, L->h, ly->wkv_a, BT, D, cl + dr, true);
-        rmsnorm_forward(L->ckv, cl, L->ckv_rstd, L->kva, cl + dr, ly->kv_a_norm, BT, cl, c->rms_eps);
+        par_rmsnorm_forward(tm->pool, L->ckv, cl, L->ckv_rstd, L->kva, cl + dr, ly->kv_a_norm, BT, cl, c->rms_eps);
         float *kv = s->dkv; /* (BT, H*(dn+dv)) scratch: the forward only needs it to fill k and v */
         lin_forward(tm, s, kv, 0, L->ckv, ly->wkv_b, BT, cl, H * (dn + dv), true);
         rope_apply(L->q, H * tm->dk, BT, H, tm->dk, dn, dr, s->pos, tm->rope_cos, tm->rope_sin, false);
@@ -297,7 +330,7 @@ static void mlp_forward(seek_tmodel *tm, seek_tstate *s, float *y, float beta, c
     const int64_t D = tm->cfg.dim;
     lin_forward(tm, s, g, 0, x, Wg, n, D, F, true);
     lin_forward(tm, s, u, 0, x, Wu, n, D, F, true);
-    swiglu_forward(a, g, u, n * F);
+    par_swiglu_forward(tm->pool, a, g, u, n * F);
     lin_forward(tm, s, y, beta, a, Wd, n, F, D, true);
 }
 
@@ -310,7 +343,7 @@ static void mlp_backward(seek_tmodel *tm, seek_tstate *s, float *dx, float dx_be
     lin_backward(tm, s, da, 0, G(Wd), dy, a, Wd, n, F, D, true);
     memset(dg, 0, FL(n * F));
     memset(du, 0, FL(n * F));
-    swiglu_backward(dg, du, da, g, u, n * F);
+    par_swiglu_backward(tm->pool, dg, du, da, g, u, n * F);
     lin_backward(tm, s, dx, dx_beta, G(Wg), dg, x, Wg, n, D, F, true);
     lin_backward(tm, s, dx, 1, G(Wu), du, x, Wu, n, D, F, true);
 }
@@ -431,12 +464,12 @@ seek_status seek_tmodel_forward(seek_tmodel *tm, seek_tstate *s, const int32_t *
         tcache *L = &s->L[il];
         float *next = il + 1 < c->n_layer ? s->L[il + 1].x : s->xf;
         attn_forward(tm, s, ly, L);
-        rmsnorm_forward(L->h2, D, L->rstd2, L->x2, D, ly->ffn_norm, BT, D, c->rms_eps);
+        par_rmsnorm_forward(tm->pool, L->h2, D, L->rstd2, L->x2, D, ly->ffn_norm, BT, D, c->rms_eps);
         memcpy(next, L->x2, FL(BT * D));
         if (ly->moe) aux += moe_forward(tm, s, ly, L, next, moe_idx++);
         else mlp_forward(tm, s, next, 1, L->h2, ly->w_gate, ly->w_up, ly->w_down, L->fg, L->fu, L->fa, BT, c->ff_dim);
     }
-    rmsnorm_forward(s->yf, D, s->rstdf, s->xf, D, tm->out_norm, BT, D, c->rms_eps);
+    par_rmsnorm_forward(tm->pool, s->yf, D, s->rstdf, s->xf, D, tm->out_norm, BT, D, c->rms_eps);
     lin_forward(tm, s, s->logits, 0, s->yf, tm->out, BT, D, V, false);
     if (loss) {
         loss->aux = aux / (double)s->B;
