@@ -3,6 +3,7 @@
 #ifndef SEEK_TESTS_FIXTURE_IO_H
 #define SEEK_TESTS_FIXTURE_IO_H
 
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +30,17 @@ static inline float *fixture_read_f32(const char *path, size_t n) {
         return NULL;
     }
     return p;
+}
+
+/* max |got - ref| / (max(ref) - min(ref)): a logit difference relative to the logits' range */
+static inline double fixture_rel_diff(const float *got, const float *ref, int64_t n) {
+    double md = 0, lo = INFINITY, hi = -INFINITY;
+    for (int64_t i = 0; i < n; i++) {
+        md = fmax(md, fabs((double)got[i] - ref[i]));
+        lo = fmin(lo, ref[i]);
+        hi = fmax(hi, ref[i]);
+    }
+    return md / (hi - lo);
 }
 
 #endif

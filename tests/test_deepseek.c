@@ -49,16 +49,6 @@ static bool run(const seek_model *m, const int32_t *ids, bool stepwise, float *o
     return ok;
 }
 
-/* max |got - ref| / (max(ref) - min(ref)) */
-static double rel_diff(const float *got, const float *ref, int64_t n) {
-    double md = 0, lo = INFINITY, hi = -INFINITY;
-    for (int64_t i = 0; i < n; i++) {
-        md = fmax(md, fabs((double)got[i] - ref[i]));
-        lo = fmin(lo, ref[i]);
-        hi = fmax(hi, ref[i]);
-    }
-    return md / (hi - lo);
-}
 
 /* Loads path, compares both runs with NAME.logits.f32; returns the worst relative difference. */
 static double check_model(const char *label, const char *path, const char *ref_name, seek_arch arch, bool hf_mask, double bound) {
@@ -80,9 +70,9 @@ static double check_model(const char *label, const char *path, const char *ref_n
     double worst = INFINITY;
     if (n == N_TOK && ref) {
         bool ok1 = run(m, ids, false, got);
-        double d1 = ok1 ? rel_diff(got, ref, N_TOK * V) : INFINITY;
+        double d1 = ok1 ? fixture_rel_diff(got, ref, N_TOK * V) : INFINITY;
         bool ok2 = run(m, ids, true, got);
-        double d2 = ok2 ? rel_diff(got, ref, N_TOK * V) : INFINITY;
+        double d2 = ok2 ? fixture_rel_diff(got, ref, N_TOK * V) : INFINITY;
         printf("%-28s batched %.2e  token-by-token %.2e  (of the logit range)\n", label, d1, d2);
         CHECK(ok1 && ok2, "%s: decode failed: %s", label, seek_last_error());
         CHECK(d1 <= bound && d2 <= bound, "%s: logits differ by %.3g / %.3g of their range (bound %.0e)", label, d1, d2, bound);

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "fixture_io.h"
 #include "model/model.h"
 #include "runtime/context.h"
 #include "train/ckpt.h"
@@ -20,15 +21,6 @@
 #define TOK_GGUF "tests/fixtures/tiny/llama_bf16.gguf" /* a 300-token tokenizer to carry */
 #define T 20
 
-static double rel_diff(const float *got, const float *ref, int64_t n) {
-    double md = 0, lo = INFINITY, hi = -INFINITY;
-    for (int64_t i = 0; i < n; i++) {
-        md = fmax(md, fabs((double)got[i] - ref[i]));
-        lo = fmin(lo, ref[i]);
-        hi = fmax(hi, ref[i]);
-    }
-    return md / (hi - lo);
-}
 
 static void check_arch(const char *label, seek_tmodel_cfg mc, const char *want_arch, seek_pool *pool, const seek_gguf *tok) {
     seek_train_cfg cfg;
@@ -89,7 +81,7 @@ static void check_arch(const char *label, seek_tmodel_cfg mc, const char *want_a
             CHECK(seek_decode(c, &b) == SEEK_OK, "%s: decode", label);
             for (int j = 0; j < b.n; j++) memcpy(got + (int64_t)(stepwise ? i : j) * V, seek_get_logits(c, j), (size_t)V * 4);
         }
-        const double d = rel_diff(got, seek_tstate_logits(s), T * V);
+        const double d = fixture_rel_diff(got, seek_tstate_logits(s), T * V);
         /* the same math in two engines, both fp32 (precise: no activation quantization) */
         CHECK(d < 1e-4, "%s: inference logits (%s) differ from the trainer's by %.3g of their range", label,
               stepwise ? "token by token" : "one batch", d);
