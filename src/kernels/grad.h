@@ -39,8 +39,8 @@ typedef struct {
     int64_t window;
 } attn_dims;
 void attention_forward(seek_pool *pool, float *o, float *p, const float *q, const float *k, const float *v, const attn_dims *a);
-/* dq, dk, dv += the gradients; scratch none (per-thread rows on the stack heap inside). */
-void attention_backward(seek_pool *pool, float *dq, float *dk, float *dv, const float *dout, const float *p, const float *q,
+/* dq, dk, dv += the gradients; scratch holds T floats per thread of the pool (1 without one). */
+void attention_backward(seek_pool *pool, float *dq, float *dk, float *dv, float *scratch, const float *dout, const float *p, const float *q,
                         const float *k, const float *v, const attn_dims *a);
 
 /* Softmax cross-entropy over n rows of V logits: loss[r] = logsumexp - logit[target]; in place,

@@ -45,6 +45,9 @@ struct seek_tstate {
     /* backward scratch */
     float *dx, *dh, *dq, *dk, *dv, *dqa, *dkva, *dckv, *dkv, *dwide, *dwide2, *dwide3, *dxe, *dey, *dr;
     float *kpe;             /* MLA: (BT, dr) roped shared key */
+    float *dgw;             /* (BT, K) gradient of the expert weights */
+    int32_t *e_count;       /* (E + 1) routing counts */
+    float *attn_scratch;    /* (threads, T) attention backward rows */
     float *rb_a, *rb_b;     /* rounded operands (bf16 / fp8) */
     int64_t *load;          /* (n_moe, E) tokens per expert since the last reset */
     int n_moe;
@@ -173,8 +176,11 @@ seek_status seek_tstate_new(seek_tstate **out, const seek_tmodel *tm, int32_t B,
         s->dxe = zalloc(s, FL(BT * D));
         s->dey = zalloc(s, FL(BT * D));
         s->dr = zalloc(s, FL(BT * E));
+        s->dgw = zalloc(s, FL(BT * K));
+        s->e_count = zalloc(s, (E + 1) * sizeof(int32_t));
     }
     /* rounded GEMM operands, sized for any precision (it may be switched after this) */
+    s->attn_scratch = zalloc(s, FL((int64_t)(tm->pool ? seek_pool_size(tm->pool) : 1) * T));
     s->rb_a = zalloc(s, FL(BT * widest));
     s->rb_b = zalloc(s, FL(BT * widest));
     s->load = zalloc(s, (size_t)(s->n_moe ? s->n_moe : 1) * (size_t)(E ? E : 1) * sizeof(int64_t));
@@ -355,7 +361,8 @@ static void moe_route(seek_tmodel *tm, seek_tstate *s, const seek_tlayer *ly, tc
     const int64_t BT = s->BT, E = c->n_expert, K = c->n_expert_used;
     /* the router stays fp32 */
     lin_forward(tm, s, L->probs, 0, L->h2, ly->router, BT, c->dim, E, false);
-    int32_t *count = (int32_t *)calloc((size_t)E + 1, sizeof(int32_t));
+    int32_t *count = s->e_count;
+    memset(count, 0, (size_t)(E + 1) * sizeof *count);
     for (int64_t t = 0; t < BT; t++) {
         float *sr = L->probs + t * E;
         if (c->gating_sigmoid) {
@@ -398,7 +405,6 @@ static void moe_route(seek_tmodel *tm, seek_tstate *s, const seek_tlayer *ly, tc
             L->slot[t * K + k] = row;
             L->tok_of[row] = (int32_t)t;
         }
-    free(count);
 }
 
 /* the sequence-wise balance loss of one layer: sum over sequences of sum_e f_e P_e */
@@ -524,7 +530,7 @@ static void moe_backward(seek_tmodel *tm, seek_tstate *s, const seek_tlayer *ly,
     if (ly->gate_sh)
         mlp_backward(tm, s, dh2, 1, dy, L->h2, ly->gate_sh, ly->up_sh, ly->down_sh, L->sg, L->su, L->sa, BT,
                      (int64_t)c->n_shared_expert * F);
-    float *dgw = malloc(FL(BT * K));
+    float *dgw = s->dgw;
     for (int64_t t = 0; t < BT; t++)
         for (int64_t k = 0; k < K; k++) {
             const float *er = L->ey + (int64_t)L->slot[t * K + k] * D, *dyr = dy + t * D;
@@ -553,7 +559,6 @@ static void moe_backward(seek_tmodel *tm, seek_tstate *s, const seek_tlayer *ly,
         }
     }
     moe_router_backward(tm, s, L, dgw, scale, moe_idx);
-    free(dgw);
     lin_backward(tm, s, dh2, 1, G(ly->router), s->dr, L->h2, ly->router, BT, D, E, false);
 }
 
@@ -567,7 +572,7 @@ static void attn_backward(seek_tmodel *tm, seek_tstate *s, const seek_tlayer *ly
     memset(s->dq, 0, FL(BT * a.sq));
     memset(s->dk, 0, FL(BT * a.sk));
     memset(s->dv, 0, FL(BT * a.sv));
-    attention_backward(tm->pool, s->dq, s->dk, s->dv, dout, L->p, L->q, L->k, L->v, &a);
+    attention_backward(tm->pool, s->dq, s->dk, s->dv, s->attn_scratch, dout, L->p, L->q, L->k, L->v, &a);
     float *dh = s->dh;
     if (c->attention == TATT_MHA) {
         const int64_t kvd = c->n_kv_head * tm->hd;

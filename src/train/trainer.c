@@ -472,7 +472,6 @@ seek_status seek_train_run(seek_train_cfg *c, bool resume, FILE *progress) {
         goto done;
     }
     const int64_t BT = (int64_t)c->micro_batch * c->seq_len;
-    double flops = 0;
     while (t.state.step < c->steps) {
         for (int k = 0; k < c->n_stages; k++)
             if (c->stages[k].at_step == t.state.step && (st = grow_stage(&t, k))) goto done;
@@ -500,7 +499,7 @@ seek_status seek_train_run(seek_train_cfg *c, bool resume, FILE *progress) {
         t.state.tokens += BT * c->grad_accum;
         const double dt = seek_now() - t0, tps = (double)(BT * c->grad_accum) / dt, fpt = seek_tmodel_flops_per_token(&t.tm, c->seq_len);
         t.state.flops += fpt * (double)(BT * c->grad_accum);
-        flops = fpt * tps;
+        const double flops = fpt * tps;
         double lo, hi;
         char loads[8192];
         load_stats(&t, &lo, &hi, loads, sizeof loads);
