@@ -3,12 +3,14 @@
 #include "format/gguf_write.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "core/status.h"
+#include "core/threadpool.h"
 #include "kernels/quant.h"
 
 #define GW_ALIGN 32
@@ -30,6 +32,7 @@ struct seek_gguf_writer {
     gw_tensor *t;
     size_t n_t, cap_t;
     bool oom;
+    int n_threads; /* for requantizing rows in seek_gw_write */
 };
 
 seek_gguf_writer *seek_gw_new(void) { return calloc(1, sizeof(seek_gguf_writer)); }
@@ -178,19 +181,36 @@ seek_dtype seek_gw_tensor_type(const seek_gguf_writer *w, size_t i, int64_t ne[4
 
 seek_status seek_gw_retype(seek_gguf_writer *w, size_t i, seek_dtype type) {
     gw_tensor *t = &w->t[i];
-    const seek_type_kernels *k = seek_kernels_for(type, SEEK_ISA_SCALAR);
-    if (t->ne[0] % seek_dtype_block_size(type) != 0 || !k || !k->from_float)
+    if (type == t->type) {
+        t->out_type = type;
+        return SEEK_OK;
+    }
+    const seek_type_kernels *k = seek_kernels_for(type, SEEK_ISA_SCALAR), *src = seek_kernels_for(t->type, SEEK_ISA_SCALAR);
+    if (!src)
+        return seek_errorf(SEEK_ERR_UNSUPPORTED, "gguf: tensor '%s' is %s, which seek cannot convert to another type", t->name,
+                           seek_dtype_name(t->type));
+    if (!seek_dtype_known(type) || t->ne[0] % seek_dtype_block_size(type) != 0 || !k || !k->from_float)
         return seek_errorf(SEEK_ERR_INVALID, "gguf: tensor '%s' cannot be written as %s", t->name, seek_dtype_name(type));
     t->out_type = type;
     return SEEK_OK;
 }
 
+seek_dtype seek_gw_tensor_out_type(const seek_gguf_writer *w, size_t i) { return w->t[i].out_type; }
+
 static uint64_t n_rows(const gw_tensor *t) { return (uint64_t)(t->ne[1] * t->ne[2] * t->ne[3]); }
 static uint64_t out_bytes(const gw_tensor *t) { return n_rows(t) * seek_dtype_row_bytes(t->out_type, t->ne[0]); }
+
+uint64_t seek_gw_tensor_bytes(const seek_gguf_writer *w, size_t i, bool written) {
+    const gw_tensor *t = &w->t[i];
+    return n_rows(t) * seek_dtype_row_bytes(written ? t->out_type : t->type, t->ne[0]);
+}
+
+void seek_gw_set_threads(seek_gguf_writer *w, int n_threads) { w->n_threads = n_threads; }
+
 static uint64_t pad(uint64_t x) { return (GW_ALIGN - x % GW_ALIGN) % GW_ALIGN; }
 
 /* The header: magic, version, counts, metadata, tensor infos, padding to the data section. */
-static seek_status header(seek_gguf_writer *w, uint8_t **out, size_t *len) {
+static seek_status header(const seek_gguf_writer *w, uint8_t **out, size_t *len) {
     seek_gguf_writer h = {0};
     put(&h, "GGUF", 4);
     put_u32(&h, 3);
@@ -219,22 +239,50 @@ static seek_status header(seek_gguf_writer *w, uint8_t **out, size_t *len) {
     return SEEK_OK;
 }
 
-/* Writes tensor t's data as its written type: bytes as held, or row by row through fp32. */
-static bool write_tensor(FILE *f, const gw_tensor *t) {
-    if (t->out_type == t->type) return fwrite(t->data, 1, out_bytes(t), f) == out_bytes(t);
-    const seek_type_kernels *src = seek_kernels_for(t->type, SEEK_ISA_SCALAR);
-    const seek_type_kernels *dst = seek_kernels_for(t->out_type, SEEK_ISA_SCALAR);
-    const size_t in_row = seek_dtype_row_bytes(t->type, t->ne[0]), row = seek_dtype_row_bytes(t->out_type, t->ne[0]);
-    float *tmp = malloc((size_t)t->ne[0] * sizeof(float));
-    void *q = malloc(row);
-    bool ok = tmp && q;
-    for (uint64_t r = 0; ok && r < n_rows(t); r++) {
-        src->to_float((const char *)t->data + r * in_row, tmp, t->ne[0]);
-        dst->from_float(tmp, q, t->ne[0]);
-        ok = fwrite(q, 1, row, f) == row;
+/* Requantizes rows [r0, r0 + n) of a tensor into a slab, split over the pool's threads. */
+typedef struct {
+    const gw_tensor *t;
+    const seek_type_kernels *src, *dst;
+    size_t in_row, row;
+    uint64_t r0, n;
+    uint8_t *out;
+    atomic_bool oom;
+} gw_slab;
+
+static void slab_rows(const seek_exec *ex, void *arg) {
+    gw_slab *s = arg;
+    int64_t lo, hi;
+    seek_split((int64_t)s->n, ex->ith, ex->nth, &lo, &hi);
+    if (lo >= hi) return;
+    float *tmp = malloc((size_t)s->t->ne[0] * sizeof(float));
+    if (!tmp) {
+        atomic_store(&s->oom, true);
+        return;
+    }
+    for (int64_t r = lo; r < hi; r++) {
+        s->src->to_float((const char *)s->t->data + (s->r0 + (uint64_t)r) * s->in_row, tmp, s->t->ne[0]);
+        s->dst->from_float(tmp, s->out + (size_t)r * s->row, s->t->ne[0]);
     }
     free(tmp);
-    free(q);
+}
+
+/* Writes tensor t's data as its written type: bytes as held, or row by row through fp32, in
+ * slabs of at most ~16 MiB of output. */
+static bool write_tensor(FILE *f, const gw_tensor *t, seek_pool *pool) {
+    if (t->out_type == t->type) return fwrite(t->data, 1, out_bytes(t), f) == out_bytes(t);
+    gw_slab s = {.t = t, .src = seek_kernels_for(t->type, SEEK_ISA_SCALAR), .dst = seek_kernels_for(t->out_type, SEEK_ISA_SCALAR),
+                 .in_row = seek_dtype_row_bytes(t->type, t->ne[0]), .row = seek_dtype_row_bytes(t->out_type, t->ne[0])};
+    if (!s.src || !s.dst) return false; /* seek_gw_retype checked both */
+    const uint64_t slab = s.row >= (16u << 20) ? 1 : (16u << 20) / s.row;
+    s.out = malloc((size_t)(slab < n_rows(t) ? slab : n_rows(t)) * s.row);
+    bool ok = s.out != NULL;
+    for (s.r0 = 0; ok && s.r0 < n_rows(t); s.r0 += s.n) {
+        s.n = n_rows(t) - s.r0 < slab ? n_rows(t) - s.r0 : slab;
+        if (pool) seek_pool_run(pool, slab_rows, &s);
+        else slab_rows(&(seek_exec){0, 1, NULL}, &s);
+        ok = !atomic_load(&s.oom) && fwrite(s.out, 1, (size_t)s.n * s.row, f) == (size_t)s.n * s.row;
+    }
+    free(s.out);
     return ok;
 }
 
@@ -259,14 +307,17 @@ seek_status seek_gw_write(seek_gguf_writer *w, const char *path, seek_gw_progres
     }
     uint64_t total = 0, done = 0;
     for (size_t i = 0; i < w->n_t; i++) total += out_bytes(&w->t[i]);
+    seek_pool *pool = NULL;
+    if (w->n_threads > 1 && seek_pool_init(&pool, w->n_threads) != SEEK_OK) pool = NULL; /* one thread then */
     static const uint8_t zeros[GW_ALIGN];
     bool ok = fwrite(h, 1, hl, f) == hl;
     for (size_t i = 0; ok && i < w->n_t; i++) {
         const uint64_t n = out_bytes(&w->t[i]);
-        ok = write_tensor(f, &w->t[i]) && fwrite(zeros, 1, pad(n), f) == pad(n);
+        ok = write_tensor(f, &w->t[i], pool) && fwrite(zeros, 1, pad(n), f) == pad(n);
         done += n;
         if (progress) progress(arg, done, total);
     }
+    seek_pool_free(pool);
     ok = fflush(f) == 0 && fsync(fileno(f)) == 0 && ok;
     ok = fclose(f) == 0 && ok;
     if (!ok) st = seek_errorf(SEEK_ERR_IO, "cannot write '%s': %s", tmp, strerror(errno));
@@ -275,6 +326,21 @@ seek_status seek_gw_write(seek_gguf_writer *w, const char *path, seek_gw_progres
     free(h);
     free(tmp);
     return st;
+}
+
+seek_status seek_gw_view(const seek_gguf_writer *w, seek_gguf **out) {
+    *out = NULL;
+    uint8_t *h;
+    size_t hl;
+    seek_status st = header(w, &h, &hl);
+    if (st) return st;
+    if ((st = seek_gguf_parse_header(out, h, hl))) {
+        free(h);
+        return st;
+    }
+    (*out)->release = free;
+    (*out)->release_arg = h;
+    return SEEK_OK;
 }
 
 typedef struct {

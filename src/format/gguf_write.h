@@ -3,8 +3,9 @@
  * turns itself into an in-memory seek_gguf whose tensors point at the collected data (how a
  * Hugging Face folder is loaded: model/hf_load.c builds one of these).
  * Tensor data is referenced, not copied; a tensor added with `owned` is freed with the writer.
- * A tensor may be written in another type than it is held in (convert --type): rows are
- * dequantized and requantized with the scalar reference kernels, so the bytes match ggml's.
+ * A tensor may be written in another type than it is held in (convert --type, quantize): rows
+ * are dequantized and requantized with the scalar reference kernels, so the bytes match ggml's
+ * (whatever the number of threads: each row is quantized on its own).
  * Not for reading GGUF (gguf.c). */
 #ifndef SEEK_FORMAT_GGUF_WRITE_H
 #define SEEK_FORMAT_GGUF_WRITE_H
@@ -42,8 +43,20 @@ size_t seek_gw_n_tensors(const seek_gguf_writer *w);
 const char *seek_gw_tensor_name(const seek_gguf_writer *w, size_t i);
 /* The type tensor i is held in, and its shape. */
 seek_dtype seek_gw_tensor_type(const seek_gguf_writer *w, size_t i, int64_t ne[4]);
-/* Tensor i is written as `type` (seek_gw_write only); the row length must fit its blocks. */
+/* Tensor i is written as `type` (seek_gw_write only); the row length must fit its blocks and
+ * both the held and the written type need kernels (to_float / from_float). */
 seek_status seek_gw_retype(seek_gguf_writer *w, size_t i, seek_dtype type);
+/* The type tensor i will be written in (its held type unless retyped). */
+seek_dtype seek_gw_tensor_out_type(const seek_gguf_writer *w, size_t i);
+/* Bytes of tensor i as held / as it will be written. */
+uint64_t seek_gw_tensor_bytes(const seek_gguf_writer *w, size_t i, bool written);
+
+/* The metadata and tensor list collected so far as a seek_gguf with no tensor data, to read keys
+ * back (seek_gguf_get_*); close it with seek_gguf_close. The writer is unchanged. */
+seek_status seek_gw_view(const seek_gguf_writer *w, seek_gguf **out);
+
+/* Threads seek_gw_write quantizes rows with (default 1). */
+void seek_gw_set_threads(seek_gguf_writer *w, int n_threads);
 
 /* Called after each tensor with bytes written so far and in total. */
 typedef void (*seek_gw_progress)(void *arg, uint64_t done, uint64_t total);

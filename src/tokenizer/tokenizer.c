@@ -478,6 +478,8 @@ int64_t seek_detokenize(const seek_tokenizer *t, const int32_t *ids, int64_t n_i
 int32_t seek_tokenizer_n_vocab(const seek_tokenizer *t) { return t->n_vocab; }
 int32_t seek_tokenizer_bos(const seek_tokenizer *t) { return t->bos; }
 int32_t seek_tokenizer_eos(const seek_tokenizer *t) { return t->eos; }
+bool seek_tokenizer_add_bos(const seek_tokenizer *t) { return t->add_bos; }
+bool seek_tokenizer_add_eos(const seek_tokenizer *t) { return t->add_eos; }
 
 bool seek_tokenizer_is_eog(const seek_tokenizer *t, int32_t id) { return id >= 0 && id < t->n_vocab && t->eog[id]; }
 

@@ -39,6 +39,9 @@ int64_t seek_detokenize(const seek_tokenizer *tok, const int32_t *ids, int64_t n
 int32_t seek_tokenizer_n_vocab(const seek_tokenizer *tok);
 int32_t seek_tokenizer_bos(const seek_tokenizer *tok); /* -1 when none */
 int32_t seek_tokenizer_eos(const seek_tokenizer *tok);
+/* Whether seek_tokenize(add_special) prepends BOS / appends EOS. */
+bool seek_tokenizer_add_bos(const seek_tokenizer *tok);
+bool seek_tokenizer_add_eos(const seek_tokenizer *tok);
 /* True for tokens that end a generation (eos, eot, <|im_end|>, <｜end▁of▁sentence｜>, ...). */
 bool seek_tokenizer_is_eog(const seek_tokenizer *tok, int32_t id);
 /* The id of a token with exactly this text, or -1. */

@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "common.h"
+#include "quant/quantize.h"
 #include "runtime/kv_cache.h"
 
 int cmd_info(int argc, char **argv) {
@@ -17,6 +18,12 @@ int cmd_info(int argc, char **argv) {
     else
         printf("file:           GGUF v%u, %.2f MiB, %llu tensors, %llu metadata keys\n", g->version,
                (double)g->size / (1 << 20), (unsigned long long)g->n_tensors, (unsigned long long)g->n_kv);
+    uint32_t ftype;
+    if (seek_gguf_get_u32(g, "general.file_type", &ftype)) {
+        const seek_ftype *ft = seek_ftype_by_id(ftype);
+        if (ft) printf("file type:      %s (%s)\n", ft->label, ft->name);
+        else printf("file type:      %u (general.file_type)\n", ftype);
+    }
     printf("name:           %s\n", m->name[0] ? m->name : "(none)");
     printf("architecture:   %s\n", seek_arch_name(m->arch));
     printf("layers:         %lld\n", (long long)hp->n_layer);
@@ -54,14 +61,16 @@ int cmd_info(int argc, char **argv) {
     printf("chat template:  %s%s\n", seek_chat_family_name(m->chat), m->chat_unknown ? " (unrecognised, fallback)" : "");
     printf("output:         %s\n", m->output.data == m->tok_embd.data ? "tied to token_embd" : "separate");
     const int64_t n_params = seek_model_n_params(m);
-    size_t type_bytes[SEEK_TYPE_COUNT] = {0};
+    size_t type_bytes[SEEK_TYPE_COUNT] = {0}, tensor_bytes = 0;
     int64_t type_count[SEEK_TYPE_COUNT] = {0};
     for (uint64_t i = 0; i < g->n_tensors; i++) {
         const gguf_tensor *t = &g->tensors[i];
         type_bytes[t->type] += t->n_bytes;
         type_count[t->type]++;
+        tensor_bytes += t->n_bytes;
     }
-    printf("parameters:     %.1f M (%.2f bits per weight)\n", n_params / 1e6, 8.0 * (double)m->weight_bytes / (double)n_params);
+    /* bits per weight of the file: all tensor bytes over all tensor elements (llama.cpp's BPW) */
+    printf("parameters:     %.1f M (%.2f bits per weight)\n", n_params / 1e6, 8.0 * (double)tensor_bytes / (double)n_params);
     for (int t = 0; t < SEEK_TYPE_COUNT; t++)
         if (type_count[t])
             printf("  %-6s %4lld tensors %9.2f MiB\n", seek_dtype_name((seek_dtype)t), (long long)type_count[t],

@@ -14,6 +14,8 @@ static void usage(FILE *f) {
             "  info   MODEL              metadata, tensors, memory estimate\n"
             "  bench  -m MODEL           prompt (pp) and generation (tg) speed\n"
             "  convert HF_DIR -o OUT.gguf  Hugging Face folder -> GGUF (--type f32|f16|bf16|q8_0)\n"
+            "  quantize IN OUT TYPE      GGUF or HF folder -> q4_k_m, q8_0, ... (llama-quantize's choices)\n"
+            "  perplexity -m MODEL -f FILE  perplexity on a text, as llama-perplexity computes it\n"
             "  train  --config RUN.json  train a DeepSeek-style (MoE) model on your text\n"
             "  grow   IN OUT --layers N | --experts N   grow a trained model (progressive training)\n"
             "  tokenizer-train FILE... -o OUT.gguf --vocab N  train a byte-level BPE tokenizer\n"
@@ -34,6 +36,8 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "info")) return cmd_info(argc - 2, argv + 2);
     if (!strcmp(cmd, "bench")) return cmd_bench(argc - 2, argv + 2);
     if (!strcmp(cmd, "convert")) return cmd_convert(argc - 2, argv + 2);
+    if (!strcmp(cmd, "quantize")) return cmd_quantize(argc - 2, argv + 2);
+    if (!strcmp(cmd, "perplexity")) return cmd_perplexity(argc - 2, argv + 2);
     if (!strcmp(cmd, "serve")) return cmd_serve(argc - 2, argv + 2);
     if (!strcmp(cmd, "train")) return cmd_train(argc - 2, argv + 2);
     if (!strcmp(cmd, "grow")) return cmd_grow(argc - 2, argv + 2);
