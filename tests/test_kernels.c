@@ -484,6 +484,41 @@ static void check_gemm(void) {
     free(x);
 }
 
+/* GPTQ's block access: random levels written into a quantized block keep its scales (the grid
+ * reads back the same) and dequantize to scale * q + offset. */
+static void check_levels(void) {
+    static const seek_dtype types[] = {SEEK_TYPE_Q4_0, SEEK_TYPE_Q4_1, SEEK_TYPE_Q5_0, SEEK_TYPE_Q5_1,
+                                       SEEK_TYPE_Q8_0, SEEK_TYPE_Q4_K, SEEK_TYPE_Q5_K, SEEK_TYPE_Q6_K};
+    float x[QK_K], y[QK_K];
+    uint8_t blk[512];
+    int8_t q[QK_K];
+    for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
+        const seek_dtype t = types[i];
+        const seek_type_kernels *k = seek_kernels_for(t, SEEK_ISA_SCALAR);
+        const int bs = (int)seek_dtype_block_size(t);
+        for (int rep = 0; rep < 20; rep++) {
+            fill_row(x, bs);
+            k->from_float(x, blk, bs);
+            seek_block_grid g, g2;
+            CHECK(seek_block_grid_get(t, blk, &g) && g.sub * g.n_sub == bs, "%s: grid", seek_dtype_name(t));
+            for (int j = 0; j < bs; j++) q[j] = (int8_t)(g.qmin + (int)(rng_next() % (uint64_t)(g.qmax - g.qmin + 1)));
+            seek_block_set_levels(t, blk, q);
+            seek_block_grid_get(t, blk, &g2);
+            CHECK(!memcmp(&g, &g2, sizeof g), "%s: setting levels changed the scales", seek_dtype_name(t));
+            k->to_float(blk, y, bs);
+            int bad = -1;
+            for (int j = 0; j < bs; j++) {
+                const double want = (double)g.scale[j / g.sub] * q[j] + g.offset[j / g.sub];
+                if (fabs(y[j] - want) > 1e-6 * (fabs(want) + fabs(g.offset[j / g.sub])) + 1e-12) bad = j;
+            }
+            CHECK(bad < 0, "%s: level %d at %d dequantizes to %g", seek_dtype_name(t), bad < 0 ? 0 : q[bad], bad,
+                  bad < 0 ? 0.0 : (double)y[bad]);
+        }
+    }
+    seek_block_grid g;
+    CHECK(!seek_block_grid_get(SEEK_TYPE_F16, blk, &g), "no grid for f16");
+}
+
 int main(void) {
     setenv("SEEK_ISA", "scalar", 1);
     check_dispatch();
@@ -495,5 +530,6 @@ int main(void) {
     check_golden();
     check_all_types();
     check_gemm();
+    check_levels();
     return check_summary("test_kernels");
 }

@@ -6,6 +6,7 @@
 #ifndef SEEK_KERNELS_QUANT_H
 #define SEEK_KERNELS_QUANT_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "tensor/dtype.h"
@@ -52,5 +53,19 @@ const char *seek_isa_name(seek_isa isa);
 
 /* Shorthand for seek_kernels_for(t, seek_kernels_isa()). */
 const seek_type_kernels *seek_kernels(seek_dtype t);
+
+/* The grid of one quantized block of a weight type (Q4_0 .. Q8_0, Q4_K, Q5_K, Q6_K): value j of
+ * the block is scale[j / sub] * q + offset[j / sub] for an integer level q in [qmin, qmax]
+ * (n_sub sub-blocks). Levels are signed where the format centres them (Q4_0: -8..7, Q5_0:
+ * -16..15, Q8_0: -127..127, Q6_K: -32..31) and 0..2^bits-1 where it has a min (Q4_1, Q5_1,
+ * Q4_K, Q5_K). False for other types. */
+typedef struct {
+    int sub, n_sub, qmin, qmax;
+    float scale[16], offset[16];
+} seek_block_grid;
+bool seek_block_grid_get(seek_dtype t, const void *blk, seek_block_grid *g);
+/* Writes the levels q[0 .. block size) (each within the grid's range) into a quantized block,
+ * keeping its scales and mins: what GPTQ uses to store the levels it chose. */
+void seek_block_set_levels(seek_dtype t, void *blk, const int8_t *q);
 
 #endif

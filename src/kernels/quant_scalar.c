@@ -83,6 +83,11 @@ static void block_min_max(const float *x, int n, float *min_out, float *max_out)
     *max_out = max;
 }
 
+/* Packs 32 values of 0..15 into nibbles: values 0..15 low, 16..31 high. */
+static void pack_q4(const uint8_t q[QK], uint8_t qs[QK / 2]) {
+    for (int j = 0; j < QK / 2; j++) qs[j] = (uint8_t)(q[j] | (q[j + QK / 2] << 4));
+}
+
 /* Packs 32 values of 0..31 into low nibbles (values 0..15 low, 16..31 high) and the fifth bits. */
 static void pack_q5(const uint8_t q[QK], uint8_t qs[QK / 2], uint8_t qh_out[4]) {
     uint32_t qh = 0;
@@ -102,12 +107,9 @@ static void q4_0_from_float(const float *x, void *dst, int64_t n) {
         const float d = max / -8;
         const float id = d ? 1.0f / d : 0.0f;
         y[i].d = seek_f32_to_f16(d);
-        for (int j = 0; j < QK / 2; j++) {
-            /* ggml truncates x*id + 8.5 to int8 and caps at 15 */
-            const uint8_t q0 = (uint8_t)imin(15, (int8_t)(x[j] * id + 8.5f));
-            const uint8_t q1 = (uint8_t)imin(15, (int8_t)(x[j + QK / 2] * id + 8.5f));
-            y[i].qs[j] = (uint8_t)(q0 | (q1 << 4));
-        }
+        uint8_t q[QK];
+        for (int j = 0; j < QK; j++) q[j] = (uint8_t)imin(15, (int8_t)(x[j] * id + 8.5f)); /* ggml truncates to int8, caps at 15 */
+        pack_q4(q, y[i].qs);
     }
 }
 
@@ -120,11 +122,9 @@ static void q4_1_from_float(const float *x, void *dst, int64_t n) {
         const float id = d ? 1.0f / d : 0.0f;
         y[i].d = seek_f32_to_f16(d);
         y[i].m = seek_f32_to_f16(min);
-        for (int j = 0; j < QK / 2; j++) {
-            const uint8_t q0 = (uint8_t)imin(15, (int8_t)((x[j] - min) * id + 0.5f));
-            const uint8_t q1 = (uint8_t)imin(15, (int8_t)((x[j + QK / 2] - min) * id + 0.5f));
-            y[i].qs[j] = (uint8_t)(q0 | (q1 << 4));
-        }
+        uint8_t q[QK];
+        for (int j = 0; j < QK; j++) q[j] = (uint8_t)imin(15, (int8_t)((x[j] - min) * id + 0.5f));
+        pack_q4(q, y[i].qs);
     }
 }
 
@@ -481,14 +481,46 @@ static void quantize_k4_superblock(const float *x, int nmax, float rmin, int nst
     }
 }
 
+/* The k-quant level layouts (levels 0..nmax, the scales untouched). Q4_K: 64 values per 32
+ * bytes, sub-block 2k in the low nibbles, 2k+1 in the high ones. */
+static void pack_q4_K_levels(block_q4_K *y, const uint8_t L[QK_K]) {
+    for (int j = 0; j < QK_K; j += 64)
+        for (int l = 0; l < 32; l++) y->qs[j / 2 + l] = (uint8_t)(L[j + l] | (L[j + l + 32] << 4));
+}
+
+/* Q5_K: as Q4_K for the low four bits; bit 4 of the value in sub-block s is bit s of qh[l]. */
+static void pack_q5_K_levels(block_q5_K *y, const uint8_t L[QK_K]) {
+    memset(y->qh, 0, sizeof y->qh);
+    for (int j = 0; j < QK_K; j += 64) {
+        for (int l = 0; l < 32; l++) {
+            const int s = j / 32;
+            const int l1 = L[j + l], l2 = L[j + l + 32];
+            y->qh[l] |= (uint8_t)(((l1 >> 4) << s) | ((l2 >> 4) << (s + 1)));
+            y->qs[j / 2 + l] = (uint8_t)((l1 & 0xf) | ((l2 & 0xf) << 4));
+        }
+    }
+}
+
+/* Q6_K (levels 0..63): per 128 values, ql[l] holds values l (low nibble) and l+64 (high),
+ * ql[l+32] holds l+32 and l+96; qh[l] holds the top two bits of l, l+32, l+64, l+96. */
+static void pack_q6_K_levels(block_q6_K *y, const uint8_t L[QK_K]) {
+    uint8_t *ql = y->ql, *qh = y->qh;
+    for (int j = 0; j < QK_K; j += 128, ql += 64, qh += 32) {
+        for (int l = 0; l < 32; l++) {
+            const uint8_t *v = L + j + l;
+            ql[l] = (uint8_t)((v[0] & 0xf) | ((v[64] & 0xf) << 4));
+            ql[l + 32] = (uint8_t)((v[32] & 0xf) | ((v[96] & 0xf) << 4));
+            qh[l] = (uint8_t)((v[0] >> 4) | ((v[32] >> 4) << 2) | ((v[64] >> 4) << 4) | ((v[96] >> 4) << 6));
+        }
+    }
+}
+
 static void q4_K_from_float(const float *x, void *dst, int64_t n) {
     block_q4_K *y = dst;
     for (int64_t i = 0; i < n / QK_K; i++, x += QK_K) {
         uint8_t L[QK_K];
         quantize_k4_superblock(x, 15, -1.0f, 20, &y[i].d, &y[i].dmin, y[i].scales, L);
-        /* 64 values per 32 bytes: sub-block 2k in the low nibbles, 2k+1 in the high ones */
-        for (int j = 0; j < QK_K; j += 64)
-            for (int l = 0; l < 32; l++) y[i].qs[j / 2 + l] = (uint8_t)(L[j + l] | (L[j + l + 32] << 4));
+        pack_q4_K_levels(&y[i], L);
     }
 }
 
@@ -497,16 +529,7 @@ static void q5_K_from_float(const float *x, void *dst, int64_t n) {
     for (int64_t i = 0; i < n / QK_K; i++, x += QK_K) {
         uint8_t L[QK_K];
         quantize_k4_superblock(x, 31, -0.5f, 15, &y[i].d, &y[i].dmin, y[i].scales, L);
-        /* as Q4_K for the low four bits; bit 4 of the value in sub-block s is bit s of qh[l] */
-        memset(y[i].qh, 0, sizeof y[i].qh);
-        for (int j = 0; j < QK_K; j += 64) {
-            for (int l = 0; l < 32; l++) {
-                const int s = j / 32;
-                const int l1 = L[j + l], l2 = L[j + l + 32];
-                y[i].qh[l] |= (uint8_t)(((l1 >> 4) << s) | ((l2 >> 4) << (s + 1)));
-                y[i].qs[j / 2 + l] = (uint8_t)((l1 & 0xf) | ((l2 & 0xf) << 4));
-            }
-        }
+        pack_q5_K_levels(&y[i], L);
     }
 }
 
@@ -539,17 +562,7 @@ static void q6_K_from_float(const float *x, void *dst, int64_t n) {
                 L[16 * j + ii] = (int8_t)(imax(-32, imin(31, l)) + 32);
             }
         }
-        /* per 128 values: ql[l] holds values l (low nibble) and l+64 (high), ql[l+32] holds
-         * l+32 and l+96; qh[l] holds the top two bits of l, l+32, l+64, l+96 */
-        uint8_t *ql = y[i].ql, *qh = y[i].qh;
-        for (int j = 0; j < QK_K; j += 128, ql += 64, qh += 32) {
-            for (int l = 0; l < 32; l++) {
-                const uint8_t *v = (const uint8_t *)L + j + l;
-                ql[l] = (uint8_t)((v[0] & 0xf) | ((v[64] & 0xf) << 4));
-                ql[l + 32] = (uint8_t)((v[32] & 0xf) | ((v[96] & 0xf) << 4));
-                qh[l] = (uint8_t)((v[0] >> 4) | ((v[32] >> 4) << 2) | ((v[64] >> 4) << 4) | ((v[96] >> 4) << 6));
-            }
-        }
+        pack_q6_K_levels(&y[i], (const uint8_t *)L);
     }
 }
 
@@ -711,4 +724,45 @@ static const seek_type_kernels scalar_table[SEEK_TYPE_COUNT] = {
 const seek_type_kernels *seek_kernels_scalar(seek_dtype t) {
     if ((unsigned)t >= SEEK_TYPE_COUNT || scalar_table[t].to_float == NULL) return NULL;
     return &scalar_table[t];
+}
+
+/* ---- the grid of a quantized block, and rewriting its levels (GPTQ, quant/gptq.c) ---- */
+
+bool seek_block_grid_get(seek_dtype t, const void *blk, seek_block_grid *g) {
+    block32_ints b;
+    kblock_ints k;
+    switch (t) {
+    case SEEK_TYPE_Q4_0: q4_0_unpack(blk, &b); *g = (seek_block_grid){QK, 1, -8, 7, {b.d}, {0}}; return true;
+    case SEEK_TYPE_Q4_1: q4_1_unpack(blk, &b); *g = (seek_block_grid){QK, 1, 0, 15, {b.d}, {b.m}}; return true;
+    case SEEK_TYPE_Q5_0: q5_0_unpack(blk, &b); *g = (seek_block_grid){QK, 1, -16, 15, {b.d}, {0}}; return true;
+    case SEEK_TYPE_Q5_1: q5_1_unpack(blk, &b); *g = (seek_block_grid){QK, 1, 0, 31, {b.d}, {b.m}}; return true;
+    case SEEK_TYPE_Q8_0: q8_0_unpack(blk, &b); *g = (seek_block_grid){QK, 1, -127, 127, {b.d}, {0}}; return true;
+    case SEEK_TYPE_Q4_K: q4_K_unpack(blk, &k); *g = (seek_block_grid){16, QK_K / 16, 0, 15, {0}, {0}}; break;
+    case SEEK_TYPE_Q5_K: q5_K_unpack(blk, &k); *g = (seek_block_grid){16, QK_K / 16, 0, 31, {0}, {0}}; break;
+    case SEEK_TYPE_Q6_K: q6_K_unpack(blk, &k); *g = (seek_block_grid){16, QK_K / 16, -32, 31, {0}, {0}}; break;
+    default: return false;
+    }
+    for (int s = 0; s < QK_K / 16; s++) {
+        g->scale[s] = k.d * k.scale[s];
+        g->offset[s] = -k.dmin * k.min[s];
+    }
+    return true;
+}
+
+void seek_block_set_levels(seek_dtype t, void *blk, const int8_t *q) {
+    uint8_t u[QK_K];
+    const int n = t == SEEK_TYPE_Q4_K || t == SEEK_TYPE_Q5_K || t == SEEK_TYPE_Q6_K ? QK_K : QK;
+    const int bias = t == SEEK_TYPE_Q4_0 ? 8 : t == SEEK_TYPE_Q5_0 ? 16 : t == SEEK_TYPE_Q6_K ? 32 : 0;
+    for (int j = 0; j < n; j++) u[j] = (uint8_t)(q[j] + bias);
+    switch (t) {
+    case SEEK_TYPE_Q4_0: pack_q4(u, ((block_q4_0 *)blk)->qs); break;
+    case SEEK_TYPE_Q4_1: pack_q4(u, ((block_q4_1 *)blk)->qs); break;
+    case SEEK_TYPE_Q5_0: pack_q5(u, ((block_q5_0 *)blk)->qs, ((block_q5_0 *)blk)->qh); break;
+    case SEEK_TYPE_Q5_1: pack_q5(u, ((block_q5_1 *)blk)->qs, ((block_q5_1 *)blk)->qh); break;
+    case SEEK_TYPE_Q8_0: memcpy(((block_q8_0 *)blk)->qs, q, QK); break;
+    case SEEK_TYPE_Q4_K: pack_q4_K_levels(blk, u); break;
+    case SEEK_TYPE_Q5_K: pack_q5_K_levels(blk, u); break;
+    case SEEK_TYPE_Q6_K: pack_q6_K_levels(blk, u); break;
+    default: break;
+    }
 }
