@@ -109,6 +109,31 @@ else
   echo "test_quantize: note: llama-perplexity not available; its comparison skipped"
 fi
 
+# GPTQ (--gptq --calib): files load and run; the same bytes with 1 or 2 threads; the proxy loss
+# is below round-to-nearest's; dense, MoE (deepseek) and MLA (deepseek2) models; act order
+cat README.md docs/*.md >"$dir/calib.txt"
+gq() { "$seek" quantize "$@" --calib "$dir/calib.txt" --gptq -c 64 --calib-windows 16 2>"$dir/log"; }
+for spec in m256:"$dir/f16.gguf":q4_0 m256:"$dir/f16.gguf":q4_k_m moe:tests/fixtures/hf/deepseek_moe.gguf:q4_0 \
+            mla:tests/fixtures/hf/dsv3_mla.gguf:q8_0; do
+  IFS=: read -r name in t <<<"$spec"
+  if gq "$in" "$dir/g_${name}_$t.gguf" "$t" -t 2; then
+    loss=$(sed -n 's/.*proxy loss \([0-9.]*\) of round-to-nearest.*/\1/p' "$dir/log")
+    echo "test_quantize: gptq $name $t: proxy loss $loss of round-to-nearest's"
+    awk -v l="$loss" 'BEGIN { exit !(l > 0 && l < 0.95) }' && ok || bad "gptq $name $t: proxy loss '$loss' not below round-to-nearest's"
+    "$seek" run -m "$dir/g_${name}_$t.gguf" -p "Hello there" -n 4 --temp 0 >/dev/null 2>"$dir/log2" && ok || { bad "run gptq $name:"; cat "$dir/log2"; }
+    [ "$(types_line x "$dir/g_${name}_$t.gguf" "$t")" = "$(types_line x "$("$seek" quantize "$in" "$dir/r.gguf" "$t" 2>/dev/null; echo "$dir/r.gguf")" "$t")" ] &&
+      ok || bad "gptq $name $t: tensor types differ from round-to-nearest's"
+    cmp -s "$dir/g_${name}_$t.gguf" "$dir/r.gguf" && bad "gptq $name $t: the same bytes as round-to-nearest" || ok
+  else
+    bad "gptq $name $t:"; cat "$dir/log"
+  fi
+done
+gq "$dir/f16.gguf" "$dir/g1.gguf" q4_0 -t 1 && cmp -s "$dir/g1.gguf" "$dir/g_m256_q4_0.gguf" && ok || bad "gptq: 1 and 2 threads differ"
+gq "$dir/f16.gguf" "$dir/ga.gguf" q4_0 --act-order && grep -q "wrote .*gptq, act order" "$dir/log" &&
+  "$seek" run -m "$dir/ga.gguf" -p "Hi" -n 2 --temp 0 >/dev/null 2>&1 && ok || bad "gptq --act-order"
+head -c 3000 README.md >"$dir/short.txt"
+: >"$dir/empty.txt"
+
 # bad input: one line on stderr, exit 1, nothing written
 expect_one() { # NAME PATTERN OUT CMD...: expect, exit status 1, and neither OUT nor OUT.tmp left behind
   local name=$1 pattern=$2 out=$3
@@ -133,6 +158,15 @@ expect_one bad_threads "expects an integer" "$dir/o.gguf" "$seek" quantize "$dir
 expect_one ppl_no_file "cannot open" "$dir/o" "$seek" perplexity -m "$dir/f16.gguf" -f "$dir/nope.txt"
 expect_one ppl_short "needs at least 1024" "$dir/o" "$seek" perplexity -m "$dir/f16.gguf" -f "$dir/notes.txt" -c 512
 expect_one ppl_batch "-b 100 must be smaller than -c 64 or a multiple of it" "$dir/o" "$seek" perplexity -m "$dir/f16.gguf" -f "$dir/text.txt" -c 64 -b 100
+expect_one gptq_no_calib "--gptq needs calibration text" "$dir/o.gguf" "$seek" quantize "$dir/f16.gguf" "$dir/o.gguf" q4_0 --gptq
+expect_one calib_no_gptq "--calib is only used with --gptq" "$dir/o.gguf" "$seek" quantize "$dir/f16.gguf" "$dir/o.gguf" q4_0 --calib "$dir/calib.txt"
+expect_one gptq_f16 "--gptq writes block formats; f16 has none" "$dir/o.gguf" "$seek" quantize "$dir/f16.gguf" "$dir/o.gguf" f16 --gptq --calib "$dir/calib.txt"
+expect_one calib_missing "--calib: cannot open" "$dir/o.gguf" "$seek" quantize "$dir/f16.gguf" "$dir/o.gguf" q4_0 --gptq --calib "$dir/nope.txt"
+expect_one calib_empty "the calibration text is empty" "$dir/o.gguf" "$seek" quantize "$dir/f16.gguf" "$dir/o.gguf" q4_0 --gptq --calib "$dir/empty.txt"
+expect_one calib_short "one window needs 4096" "$dir/o.gguf" "$seek" quantize "$dir/f16.gguf" "$dir/o.gguf" q4_0 --gptq --calib "$dir/short.txt" -c 4096
+expect_one gptq_bad_damp "--damp expects a number" "$dir/o.gguf" "$seek" quantize "$dir/f16.gguf" "$dir/o.gguf" q4_0 --gptq --calib "$dir/calib.txt" --damp -1
+expect_one gptq_bad_ctx "-c expects a positive integer of at least 8" "$dir/o.gguf" "$seek" quantize "$dir/f16.gguf" "$dir/o.gguf" q4_0 --gptq --calib "$dir/calib.txt" -c 2
+expect_one gptq_no_out_dir "cannot create" "$dir/no/o.gguf" "$seek" quantize "$dir/f16.gguf" "$dir/no/o.gguf" q4_0 --gptq --calib "$dir/calib.txt"
 expect ppl_no_text "no text" "$seek" perplexity -m "$dir/f16.gguf"
 echo "test_quantize: $pass passed, $fail failed"
 [ $fail -eq 0 ]

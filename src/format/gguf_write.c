@@ -179,6 +179,14 @@ seek_dtype seek_gw_tensor_type(const seek_gguf_writer *w, size_t i, int64_t ne[4
     return w->t[i].type;
 }
 
+void seek_gw_set_data(seek_gguf_writer *w, size_t i, seek_dtype type, const void *data, bool owned) {
+    gw_tensor *t = &w->t[i];
+    if (t->owned) free((void *)t->data);
+    t->type = t->out_type = type;
+    t->data = data;
+    t->owned = owned;
+}
+
 seek_status seek_gw_retype(seek_gguf_writer *w, size_t i, seek_dtype type) {
     gw_tensor *t = &w->t[i];
     if (type == t->type) {

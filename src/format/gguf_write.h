@@ -46,6 +46,9 @@ seek_dtype seek_gw_tensor_type(const seek_gguf_writer *w, size_t i, int64_t ne[4
 /* Tensor i is written as `type` (seek_gw_write only); the row length must fit its blocks and
  * both the held and the written type need kernels (to_float / from_float). */
 seek_status seek_gw_retype(seek_gguf_writer *w, size_t i, seek_dtype type);
+/* Tensor i's data becomes `data`, held and written as `type` (same shape; a quantizer that made
+ * the bytes itself, as GPTQ does). Data the writer owned is freed; `owned` data will be. */
+void seek_gw_set_data(seek_gguf_writer *w, size_t i, seek_dtype type, const void *data, bool owned);
 /* The type tensor i will be written in (its held type unless retyped). */
 seek_dtype seek_gw_tensor_out_type(const seek_gguf_writer *w, size_t i);
 /* Bytes of tensor i as held / as it will be written. */

@@ -23,6 +23,7 @@ typedef struct {
     seek_dtype type;  /* what buf holds now; SEEK_TYPE_COUNT for nothing */
     float *row_f32;   /* precise mode: (nth, widest input) floats for dequantized weight rows;
                          NULL for the fast path (8-bit activations) */
+    uint32_t gen;     /* counts act_set calls: equal values mean the same input */
 } seek_act;
 
 static inline void act_set(seek_act *a, const float *x, int64_t n_tok, int64_t n) {
@@ -30,6 +31,7 @@ static inline void act_set(seek_act *a, const float *x, int64_t n_tok, int64_t n
     a->n_tok = n_tok;
     a->n = n;
     a->type = SEEK_TYPE_COUNT;
+    a->gen++;
 }
 
 /* Precise mode: instead of quantizing activations, weight rows are dequantized to fp32 and

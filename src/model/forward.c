@@ -20,20 +20,28 @@ void fwd_mark(fwd_state *f, seek_op_kind kind) {
     f->t0 = t1;
 }
 
+void fwd_matmul(fwd_state *f, float *out, int64_t out_stride, const seek_weight *w) {
+    op_matmul(f->ex, out, out_stride, w, &f->act);
+    seek_context *ctx = f->ctx;
+    if (!ctx->observe) return;
+    ctx->observe(ctx->observe_arg, f->ex, w, f->act.x, f->act.n_tok, f->act.n, f->act.gen == f->observed_gen);
+    f->observed_gen = f->act.gen;
+}
+
 void fwd_swiglu_ffn(fwd_state *f, float *out, const seek_weight *gate, const seek_weight *up, const seek_weight *down,
                     const float *xn, int64_t n_tok) {
     seek_context *ctx = f->ctx;
     const int64_t ff = gate->ne[1];
     /* g = silu(xn Wg^T) * (xn Wu^T) (one quantization of xn for both) */
     act_set(&f->act, xn, n_tok, gate->ne[0]);
-    op_matmul(f->ex, ctx->ffn_g, ff, gate, &f->act);
-    op_matmul(f->ex, ctx->ffn_u, ff, up, &f->act);
+    fwd_matmul(f, ctx->ffn_g, ff, gate);
+    fwd_matmul(f, ctx->ffn_u, ff, up);
     fwd_mark(f, SEEK_OP_MATMUL);
     op_swiglu(f->ex, ctx->ffn_g, ctx->ffn_u, n_tok, ff);
     fwd_mark(f, SEEK_OP_OTHER);
     /* out = g Wd^T */
     act_set(&f->act, ctx->ffn_g, n_tok, ff);
-    op_matmul(f->ex, out, down->ne[1], down, &f->act);
+    fwd_matmul(f, out, down->ne[1], down);
     fwd_mark(f, SEEK_OP_MATMUL);
 }
 
@@ -46,9 +54,9 @@ static void attn_gqa(fwd_state *f, const seek_layer *L, int64_t il) {
     const seek_attn_shape shape = {hp->n_head, hp->n_head_kv, hd, hd, hp->kq_scale, hp->alibi, hp->window};
     /* q = xn Wq^T + bq, k = xn Wk^T + bk, v = xn Wv^T + bv (one quantization of xn) */
     act_set(&f->act, ctx->xn, n, hp->dim);
-    op_matmul(ex, ctx->q, q_dim, &L->wq, &f->act);
-    op_matmul(ex, ctx->k, kv_dim, &L->wk, &f->act);
-    op_matmul(ex, ctx->v, kv_dim, &L->wv, &f->act);
+    fwd_matmul(f, ctx->q, q_dim, &L->wq);
+    fwd_matmul(f, ctx->k, kv_dim, &L->wk);
+    fwd_matmul(f, ctx->v, kv_dim, &L->wv);
     fwd_mark(f, SEEK_OP_MATMUL);
     if (L->bq.data) {
         op_add_bias(ex, ctx->q, L->bq.data, n, q_dim);
@@ -67,7 +75,7 @@ static void attn_gqa(fwd_state *f, const seek_layer *L, int64_t il) {
     fwd_mark(f, SEEK_OP_ATTENTION);
     /* x += attn Wo^T */
     act_set(&f->act, ctx->attn, n, q_dim);
-    op_matmul(ex, ctx->tmp, hp->dim, &L->wo, &f->act);
+    fwd_matmul(f, ctx->tmp, hp->dim, &L->wo);
     fwd_mark(f, SEEK_OP_MATMUL);
     op_add(ex, ctx->x, ctx->tmp, n, hp->dim);
 }
@@ -84,17 +92,20 @@ static void forward_worker(const seek_exec *ex, void *arg) {
     const seek_model *m = ctx->model;
     const seek_hparams *hp = &m->hp;
     const int64_t n = a->n_tok, dim = hp->dim;
-    fwd_state f = {ctx, ex, a->tok, a->pos, a->seq, n, {.buf = ctx->act, .row_f32 = ctx->row_f32}, ctx->timing, 0};
+    fwd_state f = {ctx, ex, a->tok, a->pos, a->seq, n, {.buf = ctx->act, .row_f32 = ctx->row_f32}, ctx->timing, 0, 0};
     if (f.timing) f.t0 = seek_now();
 
-    /* x = token_embd[tok] */
-    op_get_rows(ex, ctx->x, &m->tok_embd, a->tok, n);
+    /* x = token_embd[tok] (or the calibration's residual stream) */
+    const bool part = ctx->layer_end > 0;
+    const int64_t l0 = part ? ctx->layer_first : 0, l1 = part && ctx->layer_end < hp->n_layer ? ctx->layer_end : hp->n_layer;
+    if (part && ctx->calib_in) op_copy_rows(ex, ctx->x, dim, ctx->calib_in, dim, n, dim);
+    else op_get_rows(ex, ctx->x, &m->tok_embd, a->tok, n);
     /* rope angles for this batch's positions, shared by every layer */
     if (ex->ith == 0) rope_tables(ctx->rope_cos, ctx->rope_sin, a->pos, n, hp, m->rope_freqs.data);
     seek_pool_barrier(ex);
     fwd_mark(&f, SEEK_OP_OTHER);
 
-    for (int64_t il = 0; il < hp->n_layer; il++) {
+    for (int64_t il = l0; il < l1; il++) {
         const seek_layer *L = &m->layers[il];
         /* x += attention(rmsnorm(x) * attn_norm) */
         op_rmsnorm(ex, ctx->xn, ctx->x, L->attn_norm.data, n, dim, hp->rms_eps);
@@ -113,6 +124,10 @@ static void forward_worker(const seek_exec *ex, void *arg) {
         fwd_mark(&f, SEEK_OP_OTHER);
     }
 
+    if (part) { /* calibration: the residual stream out, no logits */
+        if (ctx->calib_out) op_copy_rows(ex, ctx->calib_out, dim, ctx->x, dim, n, dim);
+        return;
+    }
     /* logits rows: gather the entries that asked for them, norm, project with the output matrix */
     int64_t n_out = 0;
     for (int64_t t = 0; t < n; t++) n_out += a->out_rows[t] >= 0;
@@ -130,7 +145,7 @@ static void forward_worker(const seek_exec *ex, void *arg) {
     int64_t first = -1;
     for (int64_t t = 0; t < n && first < 0; t++) first = a->out_rows[t];
     act_set(&f.act, ctx->xn, n_out, dim);
-    op_matmul(ex, ctx->logits + first * hp->n_vocab, hp->n_vocab, &m->output, &f.act);
+    fwd_matmul(&f, ctx->logits + first * hp->n_vocab, hp->n_vocab, &m->output);
     fwd_mark(&f, SEEK_OP_MATMUL);
 }
 

@@ -17,7 +17,11 @@ typedef struct {
     seek_act act;
     bool timing;
     double t0;
+    uint32_t observed_gen; /* f->act.gen at the last observed matmul */
 } fwd_state;
+
+/* out = f->act's rows times w^T (op_matmul), shown to the context's observer when there is one. */
+void fwd_matmul(fwd_state *f, float *out, int64_t out_stride, const seek_weight *w);
 
 /* Charges the time since the last mark to an op kind (thread 0, when timing is on). */
 void fwd_mark(fwd_state *f, seek_op_kind kind);

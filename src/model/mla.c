@@ -22,16 +22,16 @@ void fwd_attn_mla(fwd_state *f, const seek_layer *L, int64_t il) {
     const seek_attn_shape shape = {H, 1, kr, c, hp->kq_scale, NULL, 0};
     /* kv_a = xn W_DKV^T, then c_kv = rmsnorm(c_kv) * kv_a_norm in place and k_pe = rope(k_pe) */
     act_set(&f->act, ctx->xn, n, hp->dim);
-    op_matmul(ex, ctx->k, kr, &L->wkv_a, &f->act);
+    fwd_matmul(f, ctx->k, kr, &L->wkv_a);
     /* q = xn W_Q^T, or the q LoRA: q = rmsnorm(xn W_DQ^T) * q_a_norm W_UQ^T */
     if (L->wq_a.data) {
-        op_matmul(ex, ctx->qa, hp->q_lora, &L->wq_a, &f->act);
+        fwd_matmul(f, ctx->qa, hp->q_lora, &L->wq_a);
         fwd_mark(f, SEEK_OP_MATMUL);
         op_rmsnorm(ex, ctx->qa, ctx->qa, L->q_a_norm.data, n, hp->q_lora, hp->rms_eps);
         act_set(&f->act, ctx->qa, n, hp->q_lora);
-        op_matmul(ex, ctx->q, H * hd, &L->wq_b, &f->act);
+        fwd_matmul(f, ctx->q, H * hd, &L->wq_b);
     } else {
-        op_matmul(ex, ctx->q, H * hd, &L->wq, &f->act);
+        fwd_matmul(f, ctx->q, H * hd, &L->wq);
     }
     fwd_mark(f, SEEK_OP_MATMUL);
     op_rmsnorm_strided(ex, ctx->k, kr, ctx->k, kr, L->kv_a_norm.data, n, c, hp->rms_eps);
@@ -50,7 +50,7 @@ void fwd_attn_mla(fwd_state *f, const seek_layer *L, int64_t il) {
     /* o[t][h] = W_UV[h] lat[t][h]; x += o W_O^T */
     op_matmul_heads(ex, ctx->mla_o, H * vd, vd, &L->wv_b, ctx->attn, H * c, c, n, ctx->head_row);
     act_set(&f->act, ctx->mla_o, n, H * vd);
-    op_matmul(ex, ctx->tmp, hp->dim, &L->wo, &f->act);
+    fwd_matmul(f, ctx->tmp, hp->dim, &L->wo);
     fwd_mark(f, SEEK_OP_MATMUL);
     op_add(ex, ctx->x, ctx->tmp, n, hp->dim);
 }

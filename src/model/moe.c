@@ -15,7 +15,7 @@ void fwd_ffn_moe(fwd_state *f, const seek_layer *L) {
     const int64_t n = f->n, dim = hp->dim, E = cfg->n_expert, K = cfg->n_used;
     /* router logits in fp32 (the router weight is f32) */
     act_set(&f->act, ctx->xn, n, dim);
-    op_matmul(ex, ctx->moe_logits, E, &L->gate_inp, &f->act);
+    fwd_matmul(f, ctx->moe_logits, E, &L->gate_inp);
     fwd_mark(f, SEEK_OP_MATMUL);
     /* each token's experts and weights */
     int64_t lo, hi;

@@ -27,27 +27,6 @@ static void finish(seek_ppl_result *r) {
     r->err = var > 0 && r->n_scored > 1 ? sqrt(var / (double)(r->n_scored - 1)) * r->ppl : 0;
 }
 
-static seek_status tokenize_text(const seek_model *m, const char *text, size_t len, int32_t **ids, int64_t *n) {
-    int64_t cap = (int64_t)len + 8;
-    for (int attempt = 0; attempt < 2; attempt++) {
-        int32_t *buf = malloc((size_t)cap * sizeof(int32_t));
-        if (!buf) return seek_errorf(SEEK_ERR_NOMEM, "out of memory for %lld token ids", (long long)cap);
-        const int64_t k = seek_tokenize(m->tok, text, len, true, false, buf, cap);
-        if (k < 0) {
-            free(buf);
-            return SEEK_ERR_INVALID; /* the tokenizer left its message */
-        }
-        if (k <= cap) {
-            *ids = buf;
-            *n = k;
-            return SEEK_OK;
-        }
-        free(buf);
-        cap = k;
-    }
-    return seek_errorf(SEEK_ERR_INVALID, "the tokenizer gave two different token counts for the text");
-}
-
 seek_status seek_perplexity(const seek_model *m, const char *text, size_t len, const seek_ppl_params *p,
                             seek_ppl_progress progress, void *arg, seek_ppl_result *out) {
     memset(out, 0, sizeof *out);
@@ -68,7 +47,7 @@ seek_status seek_perplexity(const seek_model *m, const char *text, size_t len, c
 
     int32_t *ids = NULL;
     int64_t n_tok = 0;
-    seek_status st = tokenize_text(m, text, len, &ids, &n_tok);
+    seek_status st = seek_tokenize_all(m->tok, text, len, true, false, &ids, &n_tok);
     if (st) return st;
     out->n_tokens = n_tok;
     if (n_tok < 2 * (int64_t)n_ctx) {

@@ -33,6 +33,13 @@ bool seek_batch_add(seek_batch *b, int32_t token, int32_t pos, int32_t seq, bool
 /* Time spent per kind of op, for `seek bench --verbose`. */
 typedef enum { SEEK_OP_MATMUL, SEEK_OP_ATTENTION, SEEK_OP_NORM, SEEK_OP_ROPE, SEEK_OP_OTHER, SEEK_OP_COUNT } seek_op_kind;
 
+/* Sees every matmul of a forward pass (GPTQ calibration, quant/gptq.c): called by every pool
+ * thread after the product, with the weight and its float input rows x (n_tok, n); same_input
+ * when x holds the same values as at the previous call of this forward. It must end at a
+ * barrier (seek_pool_barrier) if it reads x across threads. */
+typedef void (*seek_matmul_observer)(void *arg, const seek_exec *ex, const seek_weight *w, const float *x, int64_t n_tok,
+                                     int64_t n, bool same_input);
+
 typedef struct seek_context {
     const seek_model *model;
     seek_context_params params;
@@ -54,6 +61,15 @@ typedef struct seek_context {
     int32_t logit_row_cap;
     double op_time[SEEK_OP_COUNT]; /* seconds, accumulated when timing is on */
     bool timing;
+    /* calibration (quant/gptq.c): an observer of matmuls (NULL: none). With layer_end > 0 a
+     * forward runs only layers [layer_first, layer_end) and produces no logits; its residual
+     * stream enters from calib_in when set (else from the token embeddings) and is copied to
+     * calib_out when set, one row per batch entry (so the batch must fit one n_batch chunk). */
+    seek_matmul_observer observe;
+    void *observe_arg;
+    int64_t layer_first, layer_end;
+    const float *calib_in;
+    float *calib_out;
 } seek_context;
 
 seek_status seek_context_init(seek_context **out, const seek_model *m, const seek_context_params *p);

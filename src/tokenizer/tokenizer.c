@@ -503,3 +503,25 @@ size_t seek_utf8_complete_prefix(const char *buf, size_t n) {
     }
     return n;
 }
+
+seek_status seek_tokenize_all(const seek_tokenizer *tok, const char *text, size_t len, bool add_special, bool parse_special,
+                              int32_t **ids, int64_t *n) {
+    int64_t cap = (int64_t)len + 8;
+    for (int attempt = 0; attempt < 2; attempt++) {
+        int32_t *buf = malloc((size_t)cap * sizeof(int32_t));
+        if (!buf) return seek_errorf(SEEK_ERR_NOMEM, "out of memory for %lld token ids", (long long)cap);
+        const int64_t k = seek_tokenize(tok, text, len, add_special, parse_special, buf, cap);
+        if (k < 0) {
+            free(buf);
+            return SEEK_ERR_INVALID; /* the tokenizer left its message */
+        }
+        if (k <= cap) {
+            *ids = buf;
+            *n = k;
+            return SEEK_OK;
+        }
+        free(buf);
+        cap = k;
+    }
+    return seek_errorf(SEEK_ERR_INVALID, "the tokenizer gave two different token counts for the text");
+}

@@ -26,6 +26,11 @@ void seek_tokenizer_free(seek_tokenizer *tok);
 int64_t seek_tokenize(const seek_tokenizer *tok, const char *text, size_t len, bool add_special,
                       bool parse_special, int32_t *ids, int64_t max_ids);
 
+/* seek_tokenize into a buffer it allocates (*ids, free() it; *n ids). Errors: out of memory, a
+ * text the tokenizer rejects (its message is left). */
+seek_status seek_tokenize_all(const seek_tokenizer *tok, const char *text, size_t len, bool add_special, bool parse_special,
+                              int32_t **ids, int64_t *n);
+
 /* The bytes of token `id` as text (byte-level tokens mapped back to raw bytes, SentencePiece
  * "▁" to space, <0xXX> byte tokens to their byte). Control tokens give "" unless render_special.
  * Writes at most n bytes (no NUL) and returns the full length, or -1 for an invalid id. */

@@ -66,7 +66,7 @@ int cmd_convert(int argc, char **argv) {
     }
     seek_gw_u32(in.w, "general.file_type", ft->ftype);
     if (ft->base == SEEK_TYPE_Q8_0) seek_gw_u32(in.w, "general.quantization_version", 2);
-    const int rc = gguf_out_write("seek convert", in.w, out, ft->name, 1);
+    const int rc = gguf_out_write("seek convert", in.w, out, ft->name, 1, 0);
     seek_quant_input_close(&in);
     return rc;
 }
