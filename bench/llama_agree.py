@@ -26,6 +26,23 @@ import tempfile
 FIXTURES = ["llama", "qwen2", "deepseek_moe", "dsv2_lite", "dsv2", "dsv3", "dsv3_fp8"]
 
 
+SPECIAL = re.compile(r"<｜[^｜]*｜>|<\|[a-z_]+\|>")
+
+
+def greedy_agree(seek, llama_bin, gguf, prompt, n):
+    """(llama.cpp loads it, greedy texts equal, a note): llama-simple and `seek run --temp 0`, n steps."""
+    ours = subprocess.run([seek, "run", "-m", gguf, "-p", prompt, "-n", str(n), "--temp", "0"], capture_output=True,
+                          check=True).stdout.decode("utf-8", "replace")
+    r = subprocess.run([os.path.join(llama_bin, "llama-simple"), "-m", gguf, "-n", str(n), prompt], capture_output=True)
+    if r.returncode != 0:
+        why = [l for l in r.stderr.decode("utf-8", "replace").splitlines() if "error" in l][:1]
+        return False, False, why[0].strip() if why else str(r.returncode)
+    theirs = SPECIAL.sub("", r.stdout.decode("utf-8", "replace"))
+    theirs = theirs[theirs.find(prompt) + len(prompt):] if prompt in theirs else theirs
+    same = SPECIAL.sub("", ours).strip() == theirs.strip()
+    return True, same, "" if same else repr(theirs.strip()[:40]) + " vs " + repr(ours.strip()[:40])
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seek", default="build/seek")
@@ -36,7 +53,6 @@ def main():
     a = ap.parse_args()
     if not a.llama_bin:
         sys.exit("set LLAMA_CPP_BIN (or --llama-bin) to the folder of an existing llama.cpp build")
-    special = re.compile(r"<｜[^｜]*｜>|<\|[a-z_]+\|>")
     print(f"| fixture | llama.cpp loads | greedy text equal ({a.n} steps) |")
     print("| --- | --- | --- |")
     with tempfile.TemporaryDirectory() as tmp:
@@ -47,17 +63,11 @@ def main():
                 gguf = os.path.join(tmp, name + ".gguf")
                 subprocess.run([a.seek, "convert", os.path.join("tests/fixtures/hf", name), "-o", gguf, "--type", "f32"], check=True,
                                capture_output=True)
-            ours = subprocess.run([a.seek, "run", "-m", gguf, "-p", a.p, "-n", str(a.n), "--temp", "0"], capture_output=True,
-                                  check=True).stdout.decode("utf-8", "replace")
-            r = subprocess.run([os.path.join(a.llama_bin, "llama-simple"), "-m", gguf, "-n", str(a.n), a.p], capture_output=True)
-            if r.returncode != 0:
-                why = [l for l in r.stderr.decode("utf-8", "replace").splitlines() if "error" in l][:1]
-                print(f"| {name} | no: {why[0].strip() if why else r.returncode} | - |")
-                continue
-            theirs = special.sub("", r.stdout.decode("utf-8", "replace"))
-            theirs = theirs[theirs.find(a.p) + len(a.p):] if a.p in theirs else theirs
-            same = special.sub("", ours).strip() == theirs.strip()
-            print(f"| {name} | yes | {'yes' if same else 'NO: ' + repr(theirs.strip()[:40]) + ' vs ' + repr(ours.strip()[:40])} |")
+            loads, same, note = greedy_agree(a.seek, a.llama_bin, gguf, a.p, a.n)
+            if not loads:
+                print(f"| {name} | no: {note} | - |")
+            else:
+                print(f"| {name} | yes | {'yes' if same else 'NO: ' + note} |")
 
 
 if __name__ == "__main__":

@@ -43,6 +43,12 @@ def perplexity(cmd):
     return float(m.group(1)), float(m.group(2)), [float(v) for _, v in WINDOW.findall(out)], time.time() - t0
 
 
+def default_model():
+    """The path of the default model (scripts/get-model.sh fetches it when missing)."""
+    return subprocess.run([os.path.join(ROOT, "scripts", "get-model.sh")], capture_output=True, text=True,
+                          check=True).stdout.strip()
+
+
 def is_quantized(seek, model):
     info = subprocess.run([seek, "info", model], capture_output=True, text=True, errors="replace").stdout
     return re.search(r"^\s+(q\d|iq)\S*\s+\d+ tensors", info, re.M) is not None
@@ -62,8 +68,7 @@ def main():
     a = ap.parse_args()
     if not a.llama_bin:
         sys.exit("set LLAMA_CPP_BIN (or --llama-bin) to the folder of an existing llama.cpp build")
-    model = a.model or subprocess.run([os.path.join(ROOT, "scripts", "get-model.sh")], capture_output=True, text=True,
-                                      check=True).stdout.strip()
+    model = a.model or default_model()
     with tempfile.TemporaryDirectory() as tmp:
         text = a.file
         if a.bytes:
