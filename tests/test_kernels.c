@@ -12,6 +12,7 @@
 #include "check.h"
 #include "core/fp16.h"
 #include "kernels/quant.h"
+#include "model/model.h"
 #include "tensor/dtype.h"
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -138,6 +139,34 @@ static double kquant_rms_limit(seek_dtype t) {
 
 static int is_kquant(seek_dtype t) { return t == SEEK_TYPE_Q4_K || t == SEEK_TYPE_Q5_K || t == SEEK_TYPE_Q6_K; }
 
+/* x -> deq within the format's error bound: per element for the 32-blocks, relative RMS per
+ * super-block for the k-quants. */
+static void check_round_trip(seek_dtype t, const float *x, const float *deq, int64_t n, const char *what) {
+    const char *name = seek_dtype_name(t);
+    const int64_t bs = seek_dtype_block_size(t);
+    if (is_kquant(t)) {
+        for (int64_t s = 0; s < n; s += QK_K) {
+            double e2 = 0, x2 = 0;
+            for (int64_t j = s; j < s + QK_K; j++) {
+                e2 += ((double)x[j] - deq[j]) * ((double)x[j] - deq[j]);
+                x2 += (double)x[j] * x[j];
+            }
+            const double rel = x2 > 0 ? sqrt(e2 / x2) : sqrt(e2);
+            CHECK(rel <= kquant_rms_limit(t), "%s %s n=%lld super-block %lld: relative rms error %g > %g", name, what,
+                  (long long)n, (long long)(s / QK_K), rel, kquant_rms_limit(t));
+        }
+        return;
+    }
+    int64_t bad = -1;
+    for (int64_t j = 0; j < n && bad < 0; j++) {
+        const int64_t b0 = j / bs * bs;
+        const int bsz = (int)(bs < 32 ? 1 : bs);
+        if (fabs((double)x[j] - deq[j]) > block_bound(t, x + b0, bsz, x[j])) bad = j;
+    }
+    CHECK(bad < 0, "%s %s n=%lld: round trip at %lld: %g -> %g", name, what, (long long)n, (long long)bad, bad >= 0 ? x[bad] : 0.0,
+          bad >= 0 ? deq[bad] : 0.0);
+}
+
 /* ---- one type, one row length ---- */
 
 typedef struct {
@@ -174,27 +203,7 @@ static void check_type(seek_dtype t, int64_t n, const buffers *B) {
     ref->to_float(B->wq, B->deq, n);
 
     /* (d) round trip within the format's error bound */
-    if (is_kquant(t)) {
-        for (int64_t s = 0; s < n; s += QK_K) {
-            double e2 = 0, x2 = 0;
-            for (int64_t j = s; j < s + QK_K; j++) {
-                e2 += ((double)B->x[j] - B->deq[j]) * ((double)B->x[j] - B->deq[j]);
-                x2 += (double)B->x[j] * B->x[j];
-            }
-            const double rel = x2 > 0 ? sqrt(e2 / x2) : sqrt(e2);
-            CHECK(rel <= kquant_rms_limit(t), "%s n=%lld super-block %lld: relative rms error %g > %g", name,
-                  (long long)n, (long long)(s / QK_K), rel, kquant_rms_limit(t));
-        }
-    } else {
-        int64_t bad = -1;
-        for (int64_t j = 0; j < n && bad < 0; j++) {
-            const int64_t b0 = j / bs * bs;
-            const int bsz = (int)(bs < 32 ? 1 : bs);
-            if (fabs((double)B->x[j] - B->deq[j]) > block_bound(t, B->x + b0, bsz, B->x[j])) bad = j;
-        }
-        CHECK(bad < 0, "%s n=%lld: round trip at %lld: %g -> %g", name, (long long)n, (long long)bad,
-              bad >= 0 ? B->x[bad] : 0.0, bad >= 0 ? B->deq[bad] : 0.0);
-    }
+    check_round_trip(t, B->x, B->deq, n, "random");
 
     /* the scalar dot product against its specification */
     float ref_dot = 0.0f;
@@ -519,6 +528,43 @@ static void check_levels(void) {
     CHECK(!seek_block_grid_get(SEEK_TYPE_F16, blk, &g), "no grid for f16");
 }
 
+/* The round trip on real weights: rows of the default model (its Q4_1 values, dequantized), every
+ * weight type; skipped when the model is not downloaded (make model). */
+static void check_real_weights(void) {
+    char path[4096];
+    seek_model *m = NULL;
+    if (!seek_default_model_path(path, sizeof path) || seek_model_load(&m, path)) {
+        printf("skip: real-weight round trips (no default model; run make model)\n");
+        return;
+    }
+    static const seek_dtype types[] = {SEEK_TYPE_F16, SEEK_TYPE_BF16, SEEK_TYPE_Q8_0, SEEK_TYPE_Q4_0, SEEK_TYPE_Q4_1,
+                                       SEEK_TYPE_Q5_0, SEEK_TYPE_Q5_1, SEEK_TYPE_Q4_K, SEEK_TYPE_Q5_K, SEEK_TYPE_Q6_K};
+    const seek_weight *ws[] = {&m->layers[0].wq, &m->layers[0].w_down, &m->layers[m->hp.n_layer / 2].w_up,
+                               &m->layers[m->hp.n_layer - 1].w_down, &m->tok_embd};
+    int n_checked = 0;
+    for (size_t i = 0; i < sizeof ws / sizeof ws[0]; i++) {
+        const seek_weight *w = ws[i];
+        const int64_t n = w->ne[0], rows = w->ne[1] < 64 ? w->ne[1] : 64;
+        float *x = malloc((size_t)(n * rows) * sizeof *x), *deq = malloc((size_t)(n * rows) * sizeof *deq);
+        uint8_t *q = malloc((size_t)(n * rows) * 4);
+        for (int64_t r = 0; r < rows; r++)
+            seek_kernels_for(w->type, SEEK_ISA_SCALAR)->to_float((const uint8_t *)w->data + r * w->row_bytes, x + r * n, n);
+        for (size_t k = 0; k < sizeof types / sizeof types[0]; k++) {
+            const seek_type_kernels *kt = seek_kernels_for(types[k], SEEK_ISA_SCALAR);
+            if (n % seek_dtype_block_size(types[k])) continue; /* rows of 576 do not fit 256-blocks */
+            for (int64_t r = 0; r < rows; r++) {
+                kt->from_float(x + r * n, q, n);
+                kt->to_float(q, deq + r * n, n);
+            }
+            check_round_trip(types[k], x, deq, n * rows, w->name);
+            n_checked++;
+        }
+        free(x), free(deq), free(q);
+    }
+    printf("real weights: %d tensor x type round trips within bounds\n", n_checked);
+    seek_model_free(m);
+}
+
 int main(void) {
     setenv("SEEK_ISA", "scalar", 1);
     check_dispatch();
@@ -531,5 +577,6 @@ int main(void) {
     check_all_types();
     check_gemm();
     check_levels();
+    check_real_weights();
     return check_summary("test_kernels");
 }
