@@ -131,6 +131,8 @@ done
 gq "$dir/f16.gguf" "$dir/g1.gguf" q4_0 -t 1 && cmp -s "$dir/g1.gguf" "$dir/g_m256_q4_0.gguf" && ok || bad "gptq: 1 and 2 threads differ"
 gq "$dir/f16.gguf" "$dir/ga.gguf" q4_0 --act-order && grep -q "wrote .*gptq, act order" "$dir/log" &&
   "$seek" run -m "$dir/ga.gguf" -p "Hi" -n 2 --temp 0 >/dev/null 2>&1 && ok || bad "gptq --act-order"
+gq "$dir/hf" "$dir/ghf.gguf" q4_k_m && "$seek" run -m "$dir/ghf.gguf" -p "Hi" -n 2 --temp 0 >/dev/null 2>&1 && ok ||
+  { bad "gptq from a Hugging Face folder"; cat "$dir/log"; }
 head -c 3000 README.md >"$dir/short.txt"
 : >"$dir/empty.txt"
 
