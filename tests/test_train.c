@@ -1,7 +1,8 @@
 /* Training math against independent references:
  * - each op's backward (rmsnorm, RoPE, SwiGLU, attention with ALiBi / sliding window, softmax
  *   cross-entropy) against central finite differences of a random projection of its output;
- * - the whole model (MoE with shared experts + MHA/GQA, MLA, dense ALiBi + sliding window) against
+ * - the whole model (MoE with shared experts + MHA/GQA, MLA, dense ALiBi + sliding window, GQA with
+ *   Transformer-XL memory: also a second segment attending to the first's memory) against
  *   tests/fixtures/train/<variant>/ written by tests/ref/gen_train_ref.py (PyTorch, float64):
  *   logits, loss, every parameter's gradient, and a 10-step AdamW + clipping + SGDR trace;
  * - gradient accumulation: 2 micro-batches of 1 give the gradient of 1 batch of 2;
@@ -133,31 +134,36 @@ typedef struct {
 static void attn_op(float *out, const float *in, void *a) {
     attn_arg *p = a;
     const attn_dims *d = &p->d;
-    const int64_t nq = d->B * d->T * d->sq, nk = d->B * d->T * d->sk;
+    const int64_t nq = d->B * d->T * d->sq, nk = d->B * (d->M + d->T) * d->sk;
     attention_forward(NULL, out, p->p, in, in + nq, in + nq + nk, d);
 }
 
 static void test_attention_fd(void) {
     struct {
         const char *name;
-        int64_t H, Hkv, window;
+        int64_t H, Hkv, window, M;
         bool alibi;
-    } cases[] = {{"attention mha", 2, 2, 0, false}, {"attention gqa + window 3", 4, 2, 3, false}, {"attention alibi", 4, 4, 0, true}};
+    } cases[] = {{"attention mha", 2, 2, 0, 0, false}, {"attention gqa + window 3", 4, 2, 3, 0, false},
+                 {"attention alibi", 4, 4, 0, 0, true}, {"attention + memory 3", 2, 2, 0, 3, false},
+                 {"attention + memory 4, window 6, alibi", 4, 2, 6, 4, true}};
     float slopes[4] = {0.5f, 0.25f, 0.125f, 0.0625f};
+    const int32_t mlen[2] = {4, 2}; /* the second sequence's memory is only partly valid */
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
         attn_dims d = {.B = 2, .T = 5, .H = cases[c].H, .Hkv = cases[c].Hkv, .dk = 4, .dv = 3, .scale = 0.5f,
-                       .slopes = cases[c].alibi ? slopes : NULL, .window = cases[c].window};
+                       .slopes = cases[c].alibi ? slopes : NULL, .window = cases[c].window, .M = cases[c].M,
+                       .mlen = cases[c].M == 4 ? mlen : NULL};
         d.sq = d.H * d.dk;
         d.sk = d.Hkv * d.dk;
         d.sv = d.Hkv * d.dv;
-        const int64_t nq = d.B * d.T * d.sq, nk = d.B * d.T * d.sk, nv = d.B * d.T * d.sv, no = d.B * d.T * d.H * d.dv;
+        const int64_t Tk = d.M + d.T;
+        const int64_t nq = d.B * d.T * d.sq, nk = d.B * Tk * d.sk, nv = d.B * Tk * d.sv, no = d.B * d.T * d.H * d.dv;
         float *x = malloc((size_t)(nq + nk + nv) * sizeof *x), *g = calloc((size_t)(nq + nk + nv), sizeof *g);
         float *r = malloc((size_t)no * sizeof *r), *o = malloc((size_t)no * sizeof *o);
-        float *p = malloc((size_t)(d.B * d.H * d.T * d.T) * sizeof *p);
+        float *p = malloc((size_t)(d.B * d.H * d.T * Tk) * sizeof *p);
         fill(x, nq + nk + nv, 1), fill(r, no, 1);
         attn_arg a = {d, p, o};
         attn_op(o, x, &a);
-        float ds[5];
+        float ds[16];
         attention_backward(NULL, g, g + nq, g + nq + nk, ds, r, p, x, x + nq, x + nq + nk, &d);
         fd_check(cases[c].name, attn_op, g, x, nq + nk + nv, no, r, &a);
         free(x), free(g), free(r), free(o), free(p);
@@ -281,6 +287,31 @@ static void test_variant(const char *variant, seek_pool *pool) {
     }
     CHECK(worst < 1e-5, "%s: gradient of %s differs by %.3g of its largest entry", variant, worst_name, worst);
     printf("%s: loss %.6f, worst gradient error %.2g (%s)\n", variant, l.loss, worst, worst_name);
+    if (cfg.model.xl_memory) { /* the second segment, attending to the first one's memory */
+        seek_tstate_xl_reset(s);
+        BATCH(0);
+        seek_tmodel_forward(&tm, s, inp, NULL, NULL);
+        BATCH(1);
+        CHECK(seek_tmodel_forward(&tm, s, inp, tgt, &l) == SEEK_OK, "%s: xl forward", variant);
+        const seek_st_tensor *xg = need(rs, "xl.logits", (int64_t)B * T * V), *xr = need(rs, "xl.loss", 1);
+        if (xg) CHECK(rel_err(seek_tstate_logits(s), xg->data, (int64_t)B * T * V) < 2e-5, "%s: xl logits differ by %.3g",
+                      variant, rel_err(seek_tstate_logits(s), xg->data, (int64_t)B * T * V));
+        if (xr) CHECK(fabs(l.loss - *(const float *)xr->data) < 1e-5 * fabs(*(const float *)xr->data), "%s: xl loss %.7f, PyTorch %.7f",
+                      variant, l.loss, *(const float *)xr->data);
+        memset(tm.g, 0, tm.n_floats * sizeof(float));
+        seek_tmodel_backward(&tm, s, 1.0f);
+        double xw = 0;
+        for (int i = 0; i < tm.n_params; i++) {
+            const seek_tparam *p = &tm.params[i];
+            char n[96];
+            snprintf(n, sizeof n, "xl.grad.%s", p->name);
+            const seek_st_tensor *t = need(rs, n, (int64_t)p->n);
+            if (t) xw = fmax(xw, rel_err(tm.g + p->off, t->data, (int64_t)p->n));
+        }
+        CHECK(xw < 1e-5, "%s: gradients with memory differ by %.3g", variant, xw);
+        printf("%s: second segment with memory: loss %.6f, worst gradient error %.2g\n", variant, l.loss, xw);
+        seek_tstate_xl_reset(s);
+    }
     /* 10 optimizer steps with clipping and the schedule */
     const seek_st_tensor *lt = need(rs, "loss_trace", 10), *lrt = need(rs, "lr_trace", 10), *gt = need(rs, "grad_norm_trace", 10);
     double e_loss = 0, e_lr = 0, e_gn = 0;
@@ -439,6 +470,7 @@ int main(void) {
     test_variant("moe_mha", pool);
     test_variant("moe_mla", pool);
     test_variant("dense_alibi_swa", pool);
+    test_variant("xl_gqa_swa", pool);
     test_grad_accum(pool);
     test_grow(pool);
     seek_pool_free(pool);

@@ -75,14 +75,18 @@ typedef struct {
     const attn_dims *a;
 } attn_job;
 
-/* the keys query i sees: [lo, i] */
-static inline int64_t attn_lo(const attn_dims *a, int64_t i) { return a->window > 0 && i - a->window + 1 > 0 ? i - a->window + 1 : 0; }
+/* the keys query i of sequence b sees: [lo, M + i] */
+static inline int64_t attn_lo(const attn_dims *a, int64_t b, int64_t i) {
+    int64_t lo = a->mlen ? a->M - a->mlen[b] : 0;
+    if (a->window > 0 && a->M + i - a->window + 1 > lo) lo = a->M + i - a->window + 1;
+    return lo;
+}
 
 static void attn_fwd_fn(const seek_exec *ex, void *arg) {
     const attn_job *J = arg;
     const attn_dims *a = J->a;
     const seek_vec_kernels *vk = seek_vec();
-    const int64_t group = a->H / a->Hkv, T = a->T;
+    const int64_t group = a->H / a->Hkv, T = a->T, Tk = a->M + a->T;
     int64_t lo, hi;
     seek_split(a->B * a->Hkv, ex->ith, ex->nth, &lo, &hi);
     for (int64_t job = lo; job < hi; job++) {
@@ -91,22 +95,22 @@ static void attn_fwd_fn(const seek_exec *ex, void *arg) {
             const float slope = a->slopes ? a->slopes[h] : 0.0f;
             for (int64_t i = 0; i < T; i++) {
                 const float *qi = J->q + (b * T + i) * a->sq + h * a->dk;
-                float *pi = J->p + ((b * a->H + h) * T + i) * T;
+                float *pi = J->p + ((b * a->H + h) * T + i) * Tk;
                 float *oi = J->o + (b * T + i) * (a->H * a->dv) + h * a->dv;
-                const int64_t j0 = attn_lo(a, i);
-                memset(pi, 0, (size_t)T * sizeof *pi);
+                const int64_t j0 = attn_lo(a, b, i), j1 = a->M + i;
+                memset(pi, 0, (size_t)Tk * sizeof *pi);
                 float mx = -INFINITY;
-                for (int64_t j = j0; j <= i; j++) {
-                    pi[j] = vk->dot(qi, J->k + (b * T + j) * a->sk + kh * a->dk, a->dk) * a->scale - slope * (float)(i - j);
+                for (int64_t j = j0; j <= j1; j++) {
+                    pi[j] = vk->dot(qi, J->k + (b * Tk + j) * a->sk + kh * a->dk, a->dk) * a->scale - slope * (float)(j1 - j);
                     if (pi[j] > mx) mx = pi[j];
                 }
                 float sum = 0;
-                for (int64_t j = j0; j <= i; j++) sum += pi[j] = expf(pi[j] - mx);
+                for (int64_t j = j0; j <= j1; j++) sum += pi[j] = expf(pi[j] - mx);
                 const float inv = 1.0f / sum;
                 memset(oi, 0, (size_t)a->dv * sizeof *oi);
-                for (int64_t j = j0; j <= i; j++) {
+                for (int64_t j = j0; j <= j1; j++) {
                     pi[j] *= inv;
-                    vk->axpy(oi, pi[j], J->v + (b * T + j) * a->sv + kh * a->dv, a->dv);
+                    vk->axpy(oi, pi[j], J->v + (b * Tk + j) * a->sv + kh * a->dv, a->dv);
                 }
             }
         }
@@ -126,29 +130,29 @@ static void attn_bwd_fn(const seek_exec *ex, void *arg) {
     const attn_job *J = arg;
     const attn_dims *a = J->a;
     const seek_vec_kernels *vk = seek_vec();
-    const int64_t group = a->H / a->Hkv, T = a->T;
-    float *ds = J->scratch + ex->ith * T;
+    const int64_t group = a->H / a->Hkv, T = a->T, Tk = a->M + a->T;
+    float *ds = J->scratch + ex->ith * Tk;
     int64_t lo, hi;
     seek_split(a->B * a->Hkv, ex->ith, ex->nth, &lo, &hi);
     for (int64_t job = lo; job < hi; job++) {
         const int64_t b = job / a->Hkv, kh = job % a->Hkv;
         for (int64_t h = kh * group; h < (kh + 1) * group; h++) {
             for (int64_t i = 0; i < T; i++) {
-                const float *pi = J->p + ((b * a->H + h) * T + i) * T;
+                const float *pi = J->p + ((b * a->H + h) * T + i) * Tk;
                 const float *doi = J->dout + (b * T + i) * (a->H * a->dv) + h * a->dv;
                 const float *qi = J->q + (b * T + i) * a->sq + h * a->dk;
                 float *dqi = J->dq + (b * T + i) * a->sq + h * a->dk;
-                const int64_t j0 = attn_lo(a, i);
+                const int64_t j0 = attn_lo(a, b, i), j1 = a->M + i;
                 double dot = 0;
-                for (int64_t j = j0; j <= i; j++) {
-                    ds[j] = vk->dot(doi, J->v + (b * T + j) * a->sv + kh * a->dv, a->dv);
+                for (int64_t j = j0; j <= j1; j++) {
+                    ds[j] = vk->dot(doi, J->v + (b * Tk + j) * a->sv + kh * a->dv, a->dv);
                     dot += (double)pi[j] * ds[j];
                 }
-                for (int64_t j = j0; j <= i; j++) {
+                for (int64_t j = j0; j <= j1; j++) {
                     const float dsj = pi[j] * (ds[j] - (float)dot) * a->scale;
-                    vk->axpy(J->dv + (b * T + j) * a->sv + kh * a->dv, pi[j], doi, a->dv);
-                    vk->axpy(dqi, dsj, J->k + (b * T + j) * a->sk + kh * a->dk, a->dk);
-                    vk->axpy(J->dk + (b * T + j) * a->sk + kh * a->dk, dsj, qi, a->dk);
+                    vk->axpy(J->dv + (b * Tk + j) * a->sv + kh * a->dv, pi[j], doi, a->dv);
+                    vk->axpy(dqi, dsj, J->k + (b * Tk + j) * a->sk + kh * a->dk, a->dk);
+                    vk->axpy(J->dk + (b * Tk + j) * a->sk + kh * a->dk, dsj, qi, a->dk);
                 }
             }
         }

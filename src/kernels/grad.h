@@ -27,19 +27,25 @@ void rope_apply(float *x, int64_t s, int64_t n, int64_t n_heads, int64_t head_st
 void swiglu_forward(float *a, const float *g, const float *u, int64_t n);
 void swiglu_backward(float *dg, float *du, const float *da, const float *g, const float *u, int64_t n);
 
-/* Causal attention over B sequences of T rows. q (B*T, H*dk) row stride sq, k (B*T, Hkv*dk) stride sk,
- * v (B*T, Hkv*dv) stride sv; query head h uses kv head h / (H / Hkv). p (B, H, T, T) keeps the
- * probabilities (zero outside the mask); o (B*T, H*dv). slopes: ALiBi (H) or NULL; window W > 0: key j
- * is seen by query i when i - W < j <= i. Threads split over (sequence, kv head). */
+/* Causal attention over B sequences of T query rows. Each sequence has Tk = M + T key rows: M of
+ * memory (Transformer-XL style, the previous segment's keys and values) then its own T; query i
+ * sits at key index M + i. q (B*T, H*dk) row stride sq, k (B*Tk, Hkv*dk) stride sk, v (B*Tk,
+ * Hkv*dv) stride sv; query head h uses kv head h / (H / Hkv). p (B, H, T, Tk) keeps the
+ * probabilities (zero outside the mask); o (B*T, H*dv). Query i sees key j when j <= M + i, when
+ * j >= M - mlen[b] (the valid memory of sequence b; all M when mlen is NULL), and with a window
+ * W > 0 when M + i - W < j. slopes: ALiBi (H) or NULL, bias -slope * (M + i - j). Threads split
+ * over (sequence, kv head). */
 typedef struct {
     int64_t B, T, H, Hkv, dk, dv;
     int64_t sq, sk, sv; /* row strides of q, k, v (and of dq, dk, dv) */
     float scale;
     const float *slopes;
     int64_t window;
+    int64_t M;           /* memory rows before each sequence's keys (0: none) */
+    const int32_t *mlen; /* (B) valid memory rows, or NULL */
 } attn_dims;
 void attention_forward(seek_pool *pool, float *o, float *p, const float *q, const float *k, const float *v, const attn_dims *a);
-/* dq, dk, dv += the gradients; scratch holds T floats per thread of the pool (1 without one). */
+/* dq, dk, dv += the gradients; scratch holds M + T floats per thread of the pool (1 without one). */
 void attention_backward(seek_pool *pool, float *dq, float *dk, float *dv, float *scratch, const float *dout, const float *p, const float *q,
                         const float *k, const float *v, const attn_dims *a);
 

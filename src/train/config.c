@@ -394,7 +394,7 @@ seek_status seek_train_cfg_check(seek_train_cfg *c) {
         if (m->expert_dim < 1) BAD("model: expert_dim must be positive");
         if (m->n_dense_lead > m->n_layer) BAD("model: n_dense_lead %d exceeds n_layer %d", m->n_dense_lead, m->n_layer);
     }
-    if (m->xl_memory) BAD("model: xl_memory is not implemented yet (set it to 0)");
+    if (m->xl_memory && m->attention != TATT_MHA) BAD("model: xl_memory needs attention \"mha\" (MLA keeps no per-head keys to remember)");
     if (c->seq_len > m->ctx) BAD("optim.seq_len %d exceeds model.ctx %d", c->seq_len, m->ctx);
     if (c->min_lr > c->lr) BAD("optim.min_lr %g exceeds optim.lr %g", c->min_lr, c->lr);
     if (!c->n_train && !c->val) BAD("data.train: no training files given");

@@ -15,10 +15,10 @@
 typedef struct {
     float *x;                     /* (BT, D) the layer's input (residual stream) */
     float *h, *rstd;              /* (BT, D) attn-normed input, (BT) its 1/rms */
-    float *q, *k, *v;             /* (BT, H*dk), (BT, Hkv*dk), (BT, Hkv*dv); q and k after RoPE */
+    float *q, *k, *v;             /* (BT, H*dk), (B*(M+T), Hkv*dk), (B*(M+T), Hkv*dv); q and k after RoPE */
     float *kva, *ckv, *ckv_rstd;  /* MLA: (BT, c+dr), (BT, c), (BT) */
     float *qa_raw, *qa, *qa_rstd; /* MLA q LoRA: (BT, r), normed (BT, r), (BT) */
-    float *p;                     /* (B, H, T, T) attention probabilities */
+    float *p;                     /* (B, H, T, M+T) attention probabilities */
     float *o;                     /* (BT, H*dv) attention output before Wo */
     float *x2;                    /* (BT, D) after the attention residual */
     float *h2, *rstd2;            /* (BT, D), (BT) ffn-normed */
@@ -37,6 +37,15 @@ struct seek_tstate {
     int32_t B, T;
     int64_t BT;
     int32_t *pos;         /* (BT) position of each row */
+    /* Transformer-XL segment memory (SPEC.md "XL memory"): M rows of the previous segment's keys
+     * and values (before RoPE) per sequence and layer, attended to but not differentiated */
+    int32_t M;
+    int32_t *qpos, *kpos; /* (BT) query positions M+t; (B*(M+T)) key positions 0..M+T-1 */
+    float *mem;           /* (n_layer, 2, B, M, Hkv*hd) keys then values */
+    int64_t mem_floats;
+    int32_t *mlen;        /* (B) valid memory rows for the next forward */
+    int32_t *mlen_fw;     /* (B) valid memory rows of the last forward (its backward reads them) */
+    float *kcur, *vcur;   /* (BT, Hkv*hd) this segment's keys and values */
     int32_t *tokens, *targets;
     bool has_targets;
     tcache *L;
@@ -95,6 +104,20 @@ seek_status seek_tstate_new(seek_tstate **out, const seek_tmodel *tm, int32_t B,
     s->T = T;
     s->E = E;
     s->BT = BT;
+    const int64_t M = c->xl_memory, Tk = M + T, kvd = Hkv * tm->hd;
+    s->M = (int32_t)M;
+    if (M) {
+        s->qpos = zalloc(s, BT * sizeof(int32_t));
+        s->kpos = zalloc(s, (int64_t)B * Tk * sizeof(int32_t));
+        s->mem_floats = (int64_t)c->n_layer * 2 * B * M * kvd;
+        s->mem = zalloc(s, FL(s->mem_floats));
+        s->mlen = zalloc(s, B * sizeof(int32_t));
+        s->mlen_fw = zalloc(s, B * sizeof(int32_t));
+        s->kcur = zalloc(s, FL(BT * kvd));
+        s->vcur = zalloc(s, FL(BT * kvd));
+        for (int64_t r = 0; r < BT && s->qpos; r++) s->qpos[r] = (int32_t)(M + r % T);
+        for (int64_t r = 0; r < (int64_t)B * Tk && s->kpos; r++) s->kpos[r] = (int32_t)(r % Tk);
+    }
     s->pos = zalloc(s, BT * sizeof(int32_t));
     s->tokens = zalloc(s, BT * sizeof(int32_t));
     s->targets = zalloc(s, BT * sizeof(int32_t));
@@ -108,8 +131,8 @@ seek_status seek_tstate_new(seek_tstate **out, const seek_tmodel *tm, int32_t B,
         L->h = zalloc(s, FL(BT * D));
         L->rstd = zalloc(s, FL(BT));
         L->q = zalloc(s, FL(BT * H * tm->dk));
-        L->k = zalloc(s, FL(BT * (mla ? H : Hkv) * tm->dk));
-        L->v = zalloc(s, FL(BT * (mla ? H : Hkv) * tm->dv));
+        L->k = zalloc(s, FL((int64_t)B * Tk * (mla ? H : Hkv) * tm->dk));
+        L->v = zalloc(s, FL((int64_t)B * Tk * (mla ? H : Hkv) * tm->dv));
         if (mla) {
             L->kva = zalloc(s, FL(BT * (cl + dr)));
             L->ckv = zalloc(s, FL(BT * cl));
@@ -122,7 +145,7 @@ seek_status seek_tstate_new(seek_tstate **out, const seek_tmodel *tm, int32_t B,
             }
             widest = max64(widest, max64(cl + dr, H * (dn + c->v_head_dim)));
         }
-        L->p = zalloc(s, FL((int64_t)B * H * T * T));
+        L->p = zalloc(s, FL((int64_t)B * H * T * Tk));
         L->o = zalloc(s, FL(BT * H * tm->dv));
         L->x2 = zalloc(s, FL(BT * D));
         L->h2 = zalloc(s, FL(BT * D));
@@ -160,8 +183,8 @@ seek_status seek_tstate_new(seek_tstate **out, const seek_tmodel *tm, int32_t B,
     s->dx = zalloc(s, FL(BT * D));
     s->dh = zalloc(s, FL(BT * D));
     s->dq = zalloc(s, FL(BT * H * tm->dk));
-    s->dk = zalloc(s, FL(BT * H * tm->dk));
-    s->dv = zalloc(s, FL(BT * H * tm->dv));
+    s->dk = zalloc(s, FL((int64_t)B * Tk * H * tm->dk));
+    s->dv = zalloc(s, FL((int64_t)B * Tk * H * tm->dv));
     if (mla) {
         s->dkva = zalloc(s, FL(BT * (cl + dr)));
         s->dqa = zalloc(s, FL(BT * (c->q_lora_rank + 1)));
@@ -180,7 +203,7 @@ seek_status seek_tstate_new(seek_tstate **out, const seek_tmodel *tm, int32_t B,
         s->e_count = zalloc(s, (E + 1) * sizeof(int32_t));
     }
     /* rounded GEMM operands, sized for any precision (it may be switched after this) */
-    s->attn_scratch = zalloc(s, FL((int64_t)(tm->pool ? seek_pool_size(tm->pool) : 1) * T));
+    s->attn_scratch = zalloc(s, FL((int64_t)(tm->pool ? seek_pool_size(tm->pool) : 1) * Tk));
     s->rb_a = zalloc(s, FL(BT * widest));
     s->rb_b = zalloc(s, FL(BT * widest));
     s->load = zalloc(s, (size_t)(s->n_moe ? s->n_moe : 1) * (size_t)(E ? E : 1) * sizeof(int64_t));
@@ -193,6 +216,21 @@ seek_status seek_tstate_new(seek_tstate **out, const seek_tmodel *tm, int32_t B,
         return seek_errorf(SEEK_ERR_NOMEM, "out of memory for the activations of %d x %d tokens", B, T);
     }
     return SEEK_OK;
+}
+
+void seek_tstate_xl_reset(seek_tstate *s) {
+    if (s->M) memset(s->mlen, 0, (size_t)s->B * sizeof(int32_t));
+}
+
+float *seek_tstate_xl_memory(seek_tstate *s, int64_t *n_floats, int32_t **mlen) {
+    if (!s->M) {
+        *n_floats = 0;
+        *mlen = NULL;
+        return NULL;
+    }
+    *n_floats = s->mem_floats;
+    *mlen = s->mlen;
+    return s->mem;
 }
 
 void seek_tstate_free(seek_tstate *s) {
@@ -283,7 +321,23 @@ static attn_dims attn_shape(const seek_tmodel *tm, const seek_tstate *s) {
     const int64_t H = c->n_head, Hkv = mla ? H : c->n_kv_head;
     return (attn_dims){.B = s->B, .T = s->T, .H = H, .Hkv = Hkv, .dk = tm->dk, .dv = tm->dv, .sq = H * tm->dk,
                        .sk = Hkv * tm->dk, .sv = Hkv * tm->dv, .scale = 1.0f / sqrtf((float)tm->dk),
-                       .slopes = c->position == TPOS_ALIBI ? tm->alibi : NULL, .window = c->sliding_window};
+                       .slopes = c->position == TPOS_ALIBI ? tm->alibi : NULL, .window = c->sliding_window, .M = s->M,
+                       .mlen = s->M ? s->mlen_fw : NULL};
+}
+
+/* XL: k, v rows of each sequence = [its memory ; this segment's], and the memory for the next
+ * segment = the last M of those rows (still before RoPE) */
+static void xl_keys(seek_tstate *s, int il, tcache *L, int64_t kvd) {
+    const int64_t B = s->B, T = s->T, M = s->M, Tk = M + T;
+    float *mk = s->mem + (int64_t)il * 2 * B * M * kvd, *mv = mk + B * M * kvd;
+    for (int64_t b = 0; b < B; b++) {
+        memcpy(L->k + b * Tk * kvd, mk + b * M * kvd, FL(M * kvd));
+        memcpy(L->v + b * Tk * kvd, mv + b * M * kvd, FL(M * kvd));
+        memcpy(L->k + (b * Tk + M) * kvd, s->kcur + b * T * kvd, FL(T * kvd));
+        memcpy(L->v + (b * Tk + M) * kvd, s->vcur + b * T * kvd, FL(T * kvd));
+        memcpy(mk + b * M * kvd, L->k + (b * Tk + T) * kvd, FL(M * kvd));
+        memcpy(mv + b * M * kvd, L->v + (b * Tk + T) * kvd, FL(M * kvd));
+    }
 }
 
 /* attention sub-block: L->x -> L->x2 */
@@ -299,7 +353,17 @@ static void attn_forward(seek_tmodel *tm, seek_tstate *s, const seek_tlayer *ly,
     } else {
         lin_forward(tm, s, L->q, 0, L->h, ly->wq, BT, D, H * tm->dk, true);
     }
-    if (c->attention == TATT_MHA) {
+    if (c->attention == TATT_MHA && s->M) {
+        const int64_t kvd = c->n_kv_head * tm->hd;
+        lin_forward(tm, s, s->kcur, 0, L->h, ly->wk, BT, D, kvd, true);
+        lin_forward(tm, s, s->vcur, 0, L->h, ly->wv, BT, D, kvd, true);
+        xl_keys(s, (int)(L - s->L), L, kvd);
+        if (c->position == TPOS_ROPE) {
+            rope_apply(L->q, H * tm->hd, BT, H, tm->hd, 0, tm->hd, s->qpos, tm->rope_cos, tm->rope_sin, false);
+            rope_apply(L->k, kvd, (int64_t)s->B * (s->M + s->T), c->n_kv_head, tm->hd, 0, tm->hd, s->kpos, tm->rope_cos,
+                       tm->rope_sin, false);
+        }
+    } else if (c->attention == TATT_MHA) {
         const int64_t kvd = c->n_kv_head * tm->hd;
         lin_forward(tm, s, L->k, 0, L->h, ly->wk, BT, D, kvd, true);
         lin_forward(tm, s, L->v, 0, L->h, ly->wv, BT, D, kvd, true);
@@ -462,6 +526,7 @@ seek_status seek_tmodel_forward(seek_tmodel *tm, seek_tstate *s, const int32_t *
         s->targets[r] = targets ? targets[r] : 0;
     }
     s->has_targets = targets != NULL;
+    if (s->M) memcpy(s->mlen_fw, s->mlen, (size_t)s->B * sizeof(int32_t));
     for (int64_t r = 0; r < BT; r++) memcpy(s->L[0].x + r * D, tm->embd + (int64_t)tokens[r] * D, FL(D));
     double aux = 0;
     int moe_idx = 0;
@@ -475,6 +540,7 @@ seek_status seek_tmodel_forward(seek_tmodel *tm, seek_tstate *s, const int32_t *
         if (ly->moe) aux += moe_forward(tm, s, ly, L, next, moe_idx++);
         else mlp_forward(tm, s, next, 1, L->h2, ly->w_gate, ly->w_up, ly->w_down, L->fg, L->fu, L->fa, BT, c->ff_dim);
     }
+    for (int32_t b = 0; b < s->B && s->M; b++) s->mlen[b] = s->mlen[b] + s->T < s->M ? s->mlen[b] + s->T : s->M;
     par_rmsnorm_forward(tm->pool, s->yf, D, s->rstdf, s->xf, D, tm->out_norm, BT, D, c->rms_eps);
     lin_forward(tm, s, s->logits, 0, s->yf, tm->out, BT, D, V, false);
     if (loss) {
@@ -569,12 +635,26 @@ static void attn_backward(seek_tmodel *tm, seek_tstate *s, const seek_tlayer *ly
     float *dout = s->dwide;
     lin_backward(tm, s, dout, 0, G(ly->wo), s->dx, L->o, ly->wo, BT, H * tm->dv, D, true);
     const attn_dims a = attn_shape(tm, s);
+    const int64_t BTk = (int64_t)s->B * (s->M + s->T);
     memset(s->dq, 0, FL(BT * a.sq));
-    memset(s->dk, 0, FL(BT * a.sk));
-    memset(s->dv, 0, FL(BT * a.sv));
+    memset(s->dk, 0, FL(BTk * a.sk));
+    memset(s->dv, 0, FL(BTk * a.sv));
     attention_backward(tm->pool, s->dq, s->dk, s->dv, s->attn_scratch, dout, L->p, L->q, L->k, L->v, &a);
     float *dh = s->dh;
-    if (c->attention == TATT_MHA) {
+    if (c->attention == TATT_MHA && s->M) { /* the memory rows' gradients stop here */
+        const int64_t kvd = c->n_kv_head * tm->hd, T = s->T, Tk = s->M + T;
+        if (c->position == TPOS_ROPE) {
+            rope_apply(s->dq, H * tm->hd, BT, H, tm->hd, 0, tm->hd, s->qpos, tm->rope_cos, tm->rope_sin, true);
+            rope_apply(s->dk, kvd, BTk, c->n_kv_head, tm->hd, 0, tm->hd, s->kpos, tm->rope_cos, tm->rope_sin, true);
+        }
+        for (int64_t b = 0; b < s->B; b++) {
+            memcpy(s->kcur + b * T * kvd, s->dk + (b * Tk + s->M) * kvd, FL(T * kvd));
+            memcpy(s->vcur + b * T * kvd, s->dv + (b * Tk + s->M) * kvd, FL(T * kvd));
+        }
+        lin_backward(tm, s, dh, 0, G(ly->wq), s->dq, L->h, ly->wq, BT, D, H * tm->hd, true);
+        lin_backward(tm, s, dh, 1, G(ly->wk), s->kcur, L->h, ly->wk, BT, D, kvd, true);
+        lin_backward(tm, s, dh, 1, G(ly->wv), s->vcur, L->h, ly->wv, BT, D, kvd, true);
+    } else if (c->attention == TATT_MHA) {
         const int64_t kvd = c->n_kv_head * tm->hd;
         if (c->position == TPOS_ROPE) {
             rope_apply(s->dq, H * tm->hd, BT, H, tm->hd, 0, tm->hd, s->pos, tm->rope_cos, tm->rope_sin, true);

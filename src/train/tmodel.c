@@ -133,15 +133,16 @@ seek_status seek_tmodel_init(seek_tmodel *tm, const seek_tmodel_cfg *cfg, seek_p
     /* ALiBi slopes and RoPE tables */
     tm->alibi = malloc((size_t)H * sizeof(float));
     const int64_t rot = mla ? c->qk_rope_dim : tm->hd, half = rot / 2;
-    tm->rope_cos = malloc((size_t)(c->ctx * half + 1) * sizeof(float));
-    tm->rope_sin = malloc((size_t)(c->ctx * half + 1) * sizeof(float));
+    const int64_t n_pos = (int64_t)c->ctx + c->xl_memory; /* XL: queries sit after M memory positions */
+    tm->rope_cos = malloc((size_t)(n_pos * half + 1) * sizeof(float));
+    tm->rope_sin = malloc((size_t)(n_pos * half + 1) * sizeof(float));
     if (!tm->alibi || !tm->rope_cos || !tm->rope_sin) return seek_errorf(SEEK_ERR_NOMEM, "out of memory");
     int64_t pw = 1;
     while (pw * 2 <= H) pw *= 2;
     for (int64_t h = 0; h < H; h++)
         tm->alibi[h] = h < pw ? (float)pow(2.0, -8.0 * (double)(h + 1) / (double)pw)
                               : (float)pow(2.0, -4.0 * (double)(2 * (h - pw) + 1) / (double)pw);
-    for (int64_t t = 0; t < c->ctx; t++)
+    for (int64_t t = 0; t < n_pos; t++)
         for (int64_t i = 0; i < half; i++) {
             const double th = (double)t * pow((double)c->rope_base, -2.0 * (double)i / (double)rot);
             tm->rope_cos[t * half + i] = (float)cos(th);

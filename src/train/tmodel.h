@@ -81,6 +81,12 @@ void seek_tstate_free(seek_tstate *s);
 /* Per-expert token counts of the last forward, summed since the last reset: (n_moe_layers, E). */
 const int64_t *seek_tstate_load(const seek_tstate *s, int *n_moe_layers);
 void seek_tstate_reset_load(seek_tstate *s);
+/* Transformer-XL memory (model.xl_memory = M > 0): each forward attends to the M keys and values
+ * its B sequences left in the previous forward (the same B streams continue), and leaves its
+ * own. Reset forgets them (a new stream). The raw state, for checkpoints: n floats, and B valid
+ * row counts; NULL when M = 0. */
+void seek_tstate_xl_reset(seek_tstate *s);
+float *seek_tstate_xl_memory(seek_tstate *s, int64_t *n_floats, int32_t **mlen);
 /* The logits of the last forward (B*T, V). */
 const float *seek_tstate_logits(const seek_tstate *s);
 

@@ -14,7 +14,9 @@ tests/ref/train_model.py run in float64 and stored as F32. Writes tests/fixtures
                        final.NAME F32                 every parameter after the steps (AdamW, clipping, schedule)
 
 Variants: moe_mha (GQA + RoPE + MoE softmax/norm_topk/shared/aux loss), moe_mla (MLA with q LoRA + MoE, norm_topk off),
-dense_alibi_swa (ALiBi + sliding window + dense SwiGLU).
+dense_alibi_swa (ALiBi + sliding window + dense SwiGLU), xl_gqa_swa (GQA + RoPE + sliding window + XL memory of 8 keys:
+its extra xl.logits, xl.loss, xl.grad.NAME are the second segment's, after a first one filled the memory; the trace's
+batches continue the same streams, step after step).
 
 Checks made on the way (the script fails if one does not hold):
   - the model's forward equals a slow per-token loop implementation written separately below (1e-10)
@@ -57,8 +59,10 @@ VARIANTS = {
                 "v_head_dim": 8, "position": "rope", **MOE, "gating": "softmax", "norm_topk": False},
     "dense_alibi_swa": {**BASE, "n_kv_head": 4, "attention": "mha", "position": "alibi", "sliding_window": 5,
                         "ffn": "dense", "ff_dim": 48},
+    "xl_gqa_swa": {**BASE, "n_kv_head": 2, "attention": "mha", "position": "rope", "sliding_window": 10, "xl_memory": 8,
+                   "ffn": "dense", "ff_dim": 48},
 }
-SEED0 = {"moe_mha": 1000, "moe_mla": 2000, "dense_alibi_swa": 3000}
+SEED0 = {"moe_mha": 1000, "moe_mla": 2000, "dense_alibi_swa": 3000, "xl_gqa_swa": 4000}
 
 
 # -- a second, deliberately slow implementation: per sequence, per token, per head loops ----------------
@@ -220,6 +224,8 @@ GRADCHECK_CFGS = {
                             balance="aux_loss", aux_loss_weight=0.1),
     "alibi3_swa_dense": dict(n_layer=1, dim=6, n_head=3, vocab=11, attention="mha", position="alibi",
                              sliding_window=3, ffn="dense", ff_dim=5),
+    "xl3_gqa_rope_swa_dense": dict(n_layer=2, dim=8, n_head=4, n_kv_head=2, vocab=11, attention="mha", position="rope",
+                                   sliding_window=5, xl_memory=3, ffn="dense", ff_dim=6),
 }
 
 
@@ -236,8 +242,14 @@ def gradcheck_all():
         names = [n for n, _ in model.trained_parameters()]
         keys = ["w." + TrainModel._key(n) for n in names]
         params = tuple(model.P(n).detach().clone().requires_grad_(True) for n in names)
+        saved = None
+        if c.xl_memory:  # a fixed memory (from another segment at the base parameters) for every call
+            with torch.no_grad():
+                model(torch.randint(0, c.vocab, (2, 6), generator=g))
+            saved = model.xl_state
 
         def f(*ps):
+            model.xl_state = saved
             return functional_call(model, dict(zip(keys, ps)), (tok[:, :-1], tok[:, 1:]))["loss"]
         full = name == "alibi3_swa_dense"  # full Jacobian where cheap, random projections elsewhere
         assert torch.autograd.gradcheck(f, params, eps=1e-6, atol=1e-7, rtol=1e-5, fast_mode=not full)
@@ -278,6 +290,16 @@ def run_variant(name, cfg_json):
         out["loss"].backward()
         grads = {n: p.grad.detach().clone() for n, p in model.trained_parameters()}
         model.zero_grad(set_to_none=True)
+        xl = None
+        if c.xl_memory:  # the second segment of each stream, with the first one's memory
+            model.xl_reset()
+            with torch.no_grad():
+                model(tokens[0, :, :-1])
+            xo = model(tokens[1, :, :-1], tokens[1, :, 1:])
+            xo["loss"].backward()
+            xl = (xo, {n: p.grad.detach().clone() for n, p in model.trained_parameters()})
+            model.zero_grad(set_to_none=True)
+            model.xl_reset()
         # the trace
         opt = make_optimizer(model, OPTIM)
         losses, lrs, norms = train_steps(model, opt, OPTIM, list(tokens))
@@ -327,6 +349,9 @@ def run_variant(name, cfg_json):
            "loss_trace": torch.tensor(losses, dtype=torch.float32), "lr_trace": torch.tensor(lrs, dtype=torch.float32),
            "grad_norm_trace": torch.tensor(norms, dtype=torch.float32)}
     ref.update({"grad." + n: f32(g) for n, g in grads.items()})
+    if xl:
+        ref.update({"xl.logits": f32(xl[0]["logits"]), "xl.loss": f32(xl[0]["loss"].reshape(1))})
+        ref.update({"xl.grad." + n: f32(g) for n, g in xl[1].items()})
     ref.update({"final." + n: f32(t) for n, t in final.items()})
     save_file(ref, os.path.join(d, "ref.safetensors"), metadata=meta)
 

@@ -79,7 +79,7 @@ class ModelConfig:
         else:
             assert self.n_head % self.n_kv_head == 0
         self.ff_dim = self.ff_dim or 4 * self.dim
-        assert self.xl_memory == 0, "xl_memory is not part of the reference"
+        assert self.xl_memory == 0 or self.attention == "mha", "xl_memory needs attention mha"
         return self
 
     def is_moe_layer(self, il):
@@ -162,6 +162,12 @@ class TrainModel(nn.Module):
             self.w[self._key(name)] = nn.Parameter(torch.zeros(shape, dtype=dtype), requires_grad=trained)
         self.register_buffer("slopes", torch.tensor(alibi_slopes(cfg.n_head), dtype=dtype), persistent=False)
         self.score_log = None  # a list: every MoE layer appends its selection scores [B*T, E] (tests)
+        # XL memory (SPEC.md "XL memory"): per layer the last M keys and values (before RoPE, detached)
+        # of the previous forward's sequences, and how many of them are valid per sequence
+        self.xl_state = None
+
+    def xl_reset(self):
+        self.xl_state = None
 
     @staticmethod
     def _key(name):
@@ -214,7 +220,23 @@ class TrainModel(nn.Module):
             m = m - self.slopes.to(dtype)[:, None, None] * (i - j).to(dtype)
         return m
 
-    def attn_mha(self, il, h, pos, mask):
+    def _xl_mask(self, B, T, M, mlen, device, dtype):
+        """Additive [B, H, T, M+T] mask with M memory keys before each sequence's own: query i sits at key
+        index M+i; memory key j is valid when j >= M - mlen[b]; window and ALiBi as in _mask."""
+        c = self.cfg
+        i = torch.arange(T, device=device)[:, None] + M
+        j = torch.arange(M + T, device=device)[None, :]
+        ok = (j <= i)[None] & (j[None] >= (M - mlen)[:, None, None])
+        if c.sliding_window > 0:
+            ok = ok & (j > i - c.sliding_window)[None]
+        m = torch.zeros(B, 1, T, M + T, dtype=dtype, device=device).masked_fill(~ok[:, None], float("-inf"))
+        if c.position == "alibi":
+            m = m - self.slopes.to(dtype)[None, :, None, None] * (i - j).to(dtype)[None, None]
+        return m
+
+    def attn_mha(self, il, h, pos, mask, xl=None):
+        """xl: (memory keys, memory values [B, Hkv, M, hd], key positions [M+T]); then returns
+        (output, the next memory)."""
         c = self.cfg
         B, T, _ = h.shape
         p = f"blk.{il}."
@@ -222,8 +244,14 @@ class TrainModel(nn.Module):
         q = F.linear(h, self.P(p + "attn_q.weight")).view(B, T, H, hd).transpose(1, 2)
         k = F.linear(h, self.P(p + "attn_k.weight")).view(B, T, Hkv, hd).transpose(1, 2)
         v = F.linear(h, self.P(p + "attn_v.weight")).view(B, T, Hkv, hd).transpose(1, 2)
+        kpos, new_mem = pos, None
+        if xl is not None:
+            mk, mv, kpos = xl
+            M = mk.shape[2]
+            k, v = torch.cat([mk, k], dim=2), torch.cat([mv, v], dim=2)
+            new_mem = (k[:, :, k.shape[2] - M:].detach(), v[:, :, v.shape[2] - M:].detach())
         if c.position == "rope":
-            q, k = rope(q, pos, c.rope_base), rope(k, pos, c.rope_base)
+            q, k = rope(q, pos, c.rope_base), rope(k, kpos, c.rope_base)
         if Hkv != H:  # query head j uses kv head j // (H / Hkv)
             k = k.repeat_interleave(H // Hkv, dim=1)
             v = v.repeat_interleave(H // Hkv, dim=1)
@@ -232,7 +260,8 @@ class TrainModel(nn.Module):
         else:
             o = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
         o = o.transpose(1, 2).reshape(B, T, H * hd)
-        return F.linear(o, self.P(p + "attn_output.weight"))
+        out = F.linear(o, self.P(p + "attn_output.weight"))
+        return out if xl is None else (out, new_mem)
 
     def attn_mla(self, il, h, pos, mask):
         c = self.cfg
@@ -315,12 +344,25 @@ class TrainModel(nn.Module):
         x = F.embedding(inputs, self.P("token_embd.weight"))
         pos = torch.arange(T, device=inputs.device)
         mask = self._mask(T, inputs.device, x.dtype)
+        M = c.xl_memory
+        if M:  # queries after the M memory positions; keys 0 .. M+T-1
+            if self.xl_state is None or self.xl_state[1].shape[0] != B:
+                zero = lambda: torch.zeros(B, c.n_kv_head, M, c.head_dim, dtype=x.dtype, device=x.device)  # noqa: E731
+                self.xl_state = ([(zero(), zero()) for _ in range(c.n_layer)], torch.zeros(B, dtype=torch.long))
+            mems, mlen = self.xl_state
+            mask = self._xl_mask(B, T, M, mlen, inputs.device, x.dtype)
+            kpos, pos, new_mems = torch.arange(M + T, device=inputs.device), M + pos, []
         aux_sum = torch.zeros(B, dtype=x.dtype, device=x.device)
         loads = []
         for il in range(c.n_layer):
             p = f"blk.{il}."
             h = rmsnorm(x, self.P(p + "attn_norm.weight"), c.rms_eps)
-            x = x + (self.attn_mha if c.attention == "mha" else self.attn_mla)(il, h, pos, mask)
+            if M:
+                a, nm = self.attn_mha(il, h, pos, mask, xl=(mems[il][0], mems[il][1], kpos))
+                new_mems.append(nm)
+                x = x + a
+            else:
+                x = x + (self.attn_mha if c.attention == "mha" else self.attn_mla)(il, h, pos, mask)
             h2 = rmsnorm(x, self.P(p + "ffn_norm.weight"), c.rms_eps)
             if c.is_moe_layer(il):
                 y, aux, load = self.moe(il, h2)
@@ -330,6 +372,8 @@ class TrainModel(nn.Module):
             else:
                 y = self.dense(il, h2)
             x = x + y
+        if M:
+            self.xl_state = (new_mems, torch.clamp(mlen + T, max=M))
         logits = F.linear(rmsnorm(x, self.P("output_norm.weight"), c.rms_eps), self.P("output.weight"))
         out = {"logits": logits, "load": loads}
         if targets is not None:
