@@ -154,9 +154,9 @@ static void test_shape(seek_pool *pool, seek_attn_shape sh, bool mla) {
 int main(void) {
     seek_pool *pool;
     seek_pool_init(&pool, 2);
-    test_shape(pool, (seek_attn_shape){6, 2, 64, 64, 0.125f, NULL, 0}, false);
+    test_shape(pool, (seek_attn_shape){6, 2, 64, 64, 0.125f, NULL, 0, 0, 0}, false);
     /* MLA-like: 12 heads on one latent kv head of 40 (32 latent + 8 rope), values = first 32 */
-    test_shape(pool, (seek_attn_shape){12, 1, 40, 32, 0.15f, NULL, 0}, true);
+    test_shape(pool, (seek_attn_shape){12, 1, 40, 32, 0.15f, NULL, 0, 0, 0}, true);
     seek_pool_free(pool);
     return check_summary("test_attention");
 }

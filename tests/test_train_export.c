@@ -121,6 +121,92 @@ done:
     seek_train_cfg_free(&cfg);
 }
 
+/* Transformer-XL memory: the trainer runs three segments of S tokens in a row, each attending to
+ * the previous one's memory; the exported model (arch seek, xl_memory / xl_segment keys) decodes
+ * the 3*S tokens as one sequence and must give the same logits, in one batch and token by token.
+ * The memory also survives a checkpoint. */
+static void check_xl(const char *label, seek_tmodel_cfg mc, seek_pool *pool, const seek_gguf *tok) {
+    enum { S = 8, NSEG = 3 };
+    seek_train_cfg cfg;
+    seek_train_cfg_defaults(&cfg);
+    cfg.model = mc;
+    cfg.n_train = 1;
+    cfg.train[0] = strdup("unused.txt");
+    cfg.out = strdup("/tmp");
+    cfg.seq_len = S;
+    seek_tmodel tm;
+    seek_tstate *s;
+    if (seek_train_cfg_check(&cfg) || seek_tmodel_init(&tm, &cfg.model, pool) || seek_tstate_new(&s, &tm, 1, S)) {
+        CHECK(0, "%s: %s", label, seek_last_error());
+        seek_train_cfg_free(&cfg);
+        return;
+    }
+    seek_tmodel_randomize(&tm, 5);
+    for (size_t i = 0; i < tm.n_floats; i++) tm.w[i] *= 10;
+    const int64_t V = cfg.model.vocab;
+    int32_t ids[NSEG * S];
+    for (int i = 0; i < NSEG * S; i++) ids[i] = (i * 53 + 7) % (int32_t)V;
+    float *want = malloc((size_t)(NSEG * S * V) * sizeof *want), *got = malloc((size_t)(NSEG * S * V) * sizeof *got);
+    for (int g = 0; g < NSEG; g++) {
+        seek_tmodel_forward(&tm, s, ids + g * S, NULL, NULL);
+        memcpy(want + (int64_t)g * S * V, seek_tstate_logits(s), (size_t)(S * V) * sizeof *want);
+    }
+    char path[256];
+    snprintf(path, sizeof path, "/tmp/seek-export-%d-xl.gguf", (int)getpid());
+    seek_model *m = NULL;
+    seek_status st = seek_export_write(path, &tm, &cfg, tok);
+    if (!st) st = seek_model_load(&m, path);
+    CHECK(st == SEEK_OK && m && m->hp.xl_mem == mc.xl_memory && m->hp.xl_seg == S, "%s: export loads with its XL keys: %s", label,
+          st ? seek_last_error() : "");
+    for (int stepwise = 0; stepwise < 2 && m; stepwise++) {
+        seek_context_params p = {.n_ctx = 64, .n_threads = 2, .precise = true};
+        seek_context *c;
+        seek_batch b;
+        if (seek_context_init(&c, m, &p)) break;
+        seek_batch_init(&b, NSEG * S);
+        for (int i = 0; i < NSEG * S; i++) {
+            if (stepwise) seek_batch_clear(&b);
+            seek_batch_add(&b, ids[i], i, 0, true);
+            if (!stepwise && i < NSEG * S - 1) continue;
+            seek_decode(c, &b);
+            for (int j = 0; j < b.n; j++) memcpy(got + (int64_t)(stepwise ? i : j) * V, seek_get_logits(c, j), (size_t)V * 4);
+        }
+        const double d = fixture_rel_diff(got, want, NSEG * S * V);
+        CHECK(d < 1e-4, "%s: inference (%s) differs from %d training segments with memory by %.3g", label,
+              stepwise ? "token by token" : "one batch", NSEG, d);
+        printf("%s (seek): %s over %d segments, inference vs training forward with memory %.2g\n", label,
+               stepwise ? "stepwise" : "batch", NSEG, d);
+        seek_batch_free(&b);
+        seek_context_free(c);
+    }
+    seek_model_free(m);
+    /* the memory in a checkpoint */
+    seek_ckpt_state cs = {.step = 3};
+    cs.xl_mem = seek_tstate_xl_memory(s, &cs.xl_n, &cs.xl_mlen);
+    cs.xl_b = 1;
+    seek_tstate *s2;
+    seek_gguf *g = NULL;
+    st = seek_ckpt_write(path, &tm, &cfg, tok, &cs, NULL, NULL);
+    if (!st) st = seek_gguf_open(&g, path);
+    if (!st) st = seek_tstate_new(&s2, &tm, 1, S);
+    if (!st) {
+        seek_ckpt_state back = {0};
+        back.xl_mem = seek_tstate_xl_memory(s2, &back.xl_n, &back.xl_mlen);
+        back.xl_b = 1;
+        st = seek_ckpt_read_xl(g, path, &back);
+        CHECK(st == SEEK_OK && !memcmp(back.xl_mem, cs.xl_mem, (size_t)cs.xl_n * 4) && back.xl_mlen[0] == cs.xl_mlen[0],
+              "%s: XL memory read back from a checkpoint", label);
+        seek_tstate_free(s2);
+    }
+    CHECK(st == SEEK_OK, "%s: checkpoint: %s", label, seek_last_error());
+    if (g) seek_gguf_close(g);
+    unlink(path);
+    free(want), free(got);
+    seek_tstate_free(s);
+    seek_tmodel_free(&tm);
+    seek_train_cfg_free(&cfg);
+}
+
 int main(void) {
     seek_pool *pool;
     seek_gguf *tok;
@@ -148,6 +234,11 @@ int main(void) {
     c = base;
     c.sliding_window = 5, c.moe = true, c.n_expert = 4, c.balance = TBAL_AUX_FREE;
     check_arch("MoE RoPE + window 5 + aux-free bias", c, "seek", pool, tok);
+    c = base;
+    c.xl_memory = 6;
+    check_xl("dense GQA RoPE + XL memory 6", c, pool, tok);
+    c.moe = true, c.n_expert = 4, c.position = TPOS_ALIBI, c.sliding_window = 10, c.xl_memory = 5;
+    check_xl("MoE ALiBi + window 10 + XL memory 5", c, pool, tok);
     seek_gguf_close(tok);
     seek_pool_free(pool);
     return check_summary("test_train_export");

@@ -62,6 +62,16 @@ static void row_update(const seek_vec_kernels *vk, float *acc, float *mx, float 
     vk->weighted_sum(acc, sc, vb, stride, nb, hd);
 }
 
+/* The first key position a query at position p sees: sliding window and XL segment memory. */
+static inline int32_t attn_first_key(const seek_attn_shape *s, int32_t p) {
+    int32_t lo = s->window > 0 && p + 1 > s->window ? p + 1 - s->window : 0;
+    if (s->xl_seg > 0) {
+        const int32_t xl = p / s->xl_seg * s->xl_seg - s->xl_mem;
+        lo = xl > lo ? xl : lo;
+    }
+    return lo;
+}
+
 void op_attention(const seek_exec *ex, float *out, const float *q, const seek_kv_cache *kv, int64_t layer,
                   const int32_t *seq, const int32_t *pos, int64_t n_tok, const seek_attn_shape *s, float *scratch) {
     const int64_t kd = s->k_dim, vd = s->v_dim, rep = s->n_head / s->n_head_kv;
@@ -96,7 +106,7 @@ void op_attention(const seek_exec *ex, float *out, const float *q, const seek_kv
             const float *kb = seek_kv_k(kv, layer, seq[t0], b0) + g * kd;
             const float *vb = seek_kv_v(kv, layer, seq[t0], b0) + g * v_head;
             for (int64_t t = t0; t < t1; t++) {
-                const int32_t n_keys = pos[t] + 1, lo = s->window > 0 && n_keys > s->window ? n_keys - s->window : 0;
+                const int32_t n_keys = pos[t] + 1, lo = attn_first_key(s, pos[t]);
                 if (b0 >= n_keys || b0 + SEEK_KV_BLOCK <= lo) continue;
                 const int32_t nb = n_keys - b0 < SEEK_KV_BLOCK ? n_keys - b0 : SEEK_KV_BLOCK;
                 /* the nh heads of token t in this item are consecutive rows of q */

@@ -13,6 +13,9 @@ typedef struct {
     float scale;          /* usually 1/sqrt(k_dim) */
     const float *alibi;   /* (n_head) ALiBi slopes: score -= slope * (query pos - key pos); NULL: none */
     int32_t window;       /* sliding window: a query sees its last `window` positions; 0: all */
+    int32_t xl_mem, xl_seg; /* Transformer-XL (seek train's xl_memory): a query at position p sees from
+                               floor(p / xl_seg) * xl_seg - xl_mem on (its segment and the memory
+                               before it); xl_seg 0: no such limit */
 } seek_attn_shape;
 
 /* Floats of per-thread scratch op_attention needs. */
@@ -24,7 +27,8 @@ void op_kv_store(const seek_exec *ex, seek_kv_cache *kv, int64_t layer, const fl
                  const int32_t *seq, const int32_t *pos, int64_t n_tok);
 
 /* out[t][h] = sum_{lo <= j <= pos[t]} softmax_j(scale * q[t][h] . k_j - alibi[h] (pos[t] - j)) v_j over sequence seq[t]'s
- * (lo = pos[t] - window + 1 with a window, else 0)
+ * (lo = pos[t] - window + 1 with a window, else 0; with XL memory also at least the start of
+ * pos[t]'s segment minus xl_mem)
  * cached positions, for every query head h (GQA: head h reads kv head h / (n_head/n_head_kv)).
  * q is (n_tok, n_head, k_dim), out (n_tok, n_head, v_dim). With one kv head whose values are the
  * first v_dim floats of its key rows this is MLA's absorbed attention in latent space.

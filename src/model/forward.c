@@ -51,7 +51,7 @@ static void attn_gqa(fwd_state *f, const seek_layer *L, int64_t il) {
     const seek_exec *ex = f->ex;
     const seek_hparams *hp = &ctx->model->hp;
     const int64_t n = f->n, hd = hp->head_dim, q_dim = hp->n_head * hd, kv_dim = hp->n_head_kv * hd;
-    const seek_attn_shape shape = {hp->n_head, hp->n_head_kv, hd, hd, hp->kq_scale, hp->alibi, hp->window};
+    const seek_attn_shape shape = {hp->n_head, hp->n_head_kv, hd, hd, hp->kq_scale, hp->alibi, hp->window, hp->xl_mem, hp->xl_seg};
     /* q = xn Wq^T + bq, k = xn Wk^T + bk, v = xn Wv^T + bv (one quantization of xn) */
     act_set(&f->act, ctx->xn, n, hp->dim);
     fwd_matmul(f, ctx->q, q_dim, &L->wq);

@@ -19,7 +19,7 @@ void fwd_attn_mla(fwd_state *f, const seek_layer *L, int64_t il) {
     const seek_hparams *hp = &ctx->model->hp;
     const int64_t n = f->n, H = hp->n_head, hd = hp->head_dim, nope = hp->head_dim_nope, r = hp->n_rot;
     const int64_t c = hp->kv_lora, kr = c + r, vd = hp->head_dim_v;
-    const seek_attn_shape shape = {H, 1, kr, c, hp->kq_scale, NULL, 0};
+    const seek_attn_shape shape = {H, 1, kr, c, hp->kq_scale, NULL, 0, 0, 0};
     /* kv_a = xn W_DKV^T, then c_kv = rmsnorm(c_kv) * kv_a_norm in place and k_pe = rope(k_pe) */
     act_set(&f->act, ctx->xn, n, hp->dim);
     fwd_matmul(f, ctx->k, kr, &L->wkv_a);

@@ -228,6 +228,14 @@ static seek_status read_seek_attention(loader *L) {
     opt_u64(L, "attention.sliding_window", &w);
     if (w < 0 || w > (1 << 30)) return seek_errorf(SEEK_ERR_FORMAT, "seek.attention.sliding_window %lld is out of range", (long long)w);
     hp->window = (int32_t)w;
+    int64_t xm = 0, xs = 0;
+    opt_u64(L, "attention.xl_memory", &xm);
+    opt_u64(L, "attention.xl_segment", &xs);
+    if (xm < 0 || xm > (1 << 30) || xs < 0 || xs > (1 << 30) || (xm > 0) != (xs > 0))
+        return seek_errorf(SEEK_ERR_FORMAT, "seek.attention.xl_memory %lld / xl_segment %lld are out of range", (long long)xm,
+                           (long long)xs);
+    hp->xl_mem = (int32_t)xm;
+    hp->xl_seg = (int32_t)xs;
     if (!opt_bool(L, "attention.alibi", false)) return SEEK_OK;
     if (!(hp->alibi = malloc((size_t)hp->n_head * sizeof(float)))) return seek_errorf(SEEK_ERR_NOMEM, "out of memory");
     int64_t pw = 1;

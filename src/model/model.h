@@ -90,6 +90,7 @@ typedef struct {
     /* seek arch: ALiBi slopes (n_head; NULL = RoPE) and a sliding attention window (0 = none) */
     float *alibi;
     int32_t window;
+    int32_t xl_mem, xl_seg;  /* seek arch: Transformer-XL memory and segment length (0: none) */
 } seek_hparams;
 
 /* DeepSeek-V3's multi-token-prediction module i: decoder layer layers[n_layer + i] plus these

@@ -74,7 +74,7 @@ seek_status seek_context_init(seek_context **out, const seek_model *m, const see
     int64_t widest = hp->dim > ff ? hp->dim : ff;
     const int64_t wide[] = {q_dim, attn_out, hp->q_lora, hp->n_head * hp->head_dim_v};
     for (size_t i = 0; i < sizeof wide / sizeof wide[0]; i++) widest = wide[i] > widest ? wide[i] : widest;
-    seek_attn_shape as = {hp->n_head, hp->n_head_kv, hp->mla ? k_row : hp->head_dim, hp->mla ? hp->kv_lora : hp->head_dim, 0, NULL, 0};
+    seek_attn_shape as = {hp->n_head, hp->n_head_kv, hp->mla ? k_row : hp->head_dim, hp->mla ? hp->kv_lora : hp->head_dim, 0, NULL, 0, 0, 0};
     bool ok = true;
     c->x = alloc_floats(nb * hp->dim, &ok);
     c->xn = alloc_floats(nb * widest, &ok);

@@ -12,7 +12,7 @@
 
 const char *seek_export_arch(const seek_tmodel_cfg *c) {
     if (c->attention == TATT_MLA) return "deepseek2"; /* (config.c refuses MLA with a sliding window) */
-    if (c->position != TPOS_ROPE || c->sliding_window) return "seek";
+    if (c->position != TPOS_ROPE || c->sliding_window || c->xl_memory) return "seek";
     if (!c->moe) return "llama";
     if (!c->gating_sigmoid && !c->norm_topk && c->balance != TBAL_AUX_FREE) return "deepseek";
     return "seek";
@@ -28,7 +28,7 @@ static void put_tokenizer(seek_gguf_writer *w, const seek_gguf *tok) {
 }
 
 /* the hyper-parameter keys of arch a */
-static void put_hparams(seek_gguf_writer *w, const seek_tmodel *tm, const char *a) {
+static void put_hparams(seek_gguf_writer *w, const seek_tmodel *tm, const char *a, int32_t seq_len) {
     const seek_tmodel_cfg *c = &tm->cfg;
     char k[128];
 #define U32(key, v) (snprintf(k, sizeof k, "%s." key, a), seek_gw_u32(w, k, (uint32_t)(v)))
@@ -68,6 +68,10 @@ static void put_hparams(seek_gguf_writer *w, const seek_tmodel *tm, const char *
     if (!strcmp(a, "seek")) {
         BOOL("attention.alibi", c->position == TPOS_ALIBI);
         U32("attention.sliding_window", c->sliding_window);
+        if (c->xl_memory) { /* the memory and the segment length it was trained with */
+            U32("attention.xl_memory", c->xl_memory);
+            U32("attention.xl_segment", seq_len);
+        }
         BOOL("attention.mla", c->attention == TATT_MLA);
     }
 #undef U32
@@ -121,7 +125,7 @@ seek_status seek_export_write(const char *path, const seek_tmodel *tm, const see
     const char *a = seek_export_arch(&tm->cfg);
     seek_gw_str(w, "general.architecture", a);
     seek_gw_str(w, "general.name", "seek-trained");
-    put_hparams(w, tm, a);
+    put_hparams(w, tm, a, cfg->seq_len);
     seek_status st = put_common(w, cfg, tok);
     for (int i = 0; i < tm->n_params && !st; i++) {
         const seek_tparam *p = &tm->params[i];
@@ -156,9 +160,29 @@ seek_status seek_ckpt_write(const char *path, const seek_tmodel *tm, const seek_
             snprintf(n, sizeof n, "%s%s", pre[k], p->name);
             st = seek_gw_tensor(w, n, SEEK_TYPE_F32, p->n_dims, ne, buf[k] + p->off, false);
         }
+    if (!st && state->xl_mem) {
+        seek_gw_arr_i32(w, "seek.train.xl_mlen", state->xl_mlen, (size_t)state->xl_b);
+        st = seek_gw_tensor(w, "train.xl_memory", SEEK_TYPE_F32, 1, &state->xl_n, state->xl_mem, false);
+    }
     if (!st) st = seek_gw_write(w, path, progress, arg);
     seek_gw_free(w);
     return st;
+}
+
+seek_status seek_ckpt_read_xl(const seek_gguf *g, const char *path, seek_ckpt_state *state) {
+    const gguf_tensor *t = seek_gguf_tensor(g, "train.xl_memory");
+    const gguf_kv *kv = seek_gguf_find(g, "seek.train.xl_mlen");
+    if (!t || t->type != SEEK_TYPE_F32 || t->n_dims != 1 || t->ne[0] != state->xl_n || !kv || kv->type != GGUF_TYPE_ARRAY ||
+        kv->arr_type != GGUF_TYPE_INT32 || kv->arr_n != (uint64_t)state->xl_b)
+        return seek_errorf(SEEK_ERR_FORMAT, "%s has no Transformer-XL memory of %lld floats for %d streams", path,
+                           (long long)state->xl_n, state->xl_b);
+    memcpy(state->xl_mem, t->data, (size_t)state->xl_n * sizeof(float));
+    for (int32_t b = 0; b < state->xl_b; b++) {
+        int32_t v;
+        memcpy(&v, kv->arr_data + 4 * (size_t)b, 4);
+        state->xl_mlen[b] = v;
+    }
+    return SEEK_OK;
 }
 
 seek_status seek_train_cfg_from_gguf(seek_train_cfg *c, const seek_gguf *g, const char *path) {

@@ -189,6 +189,17 @@ void seek_tdata_batch(const seek_tdata *d, uint64_t *rng, int32_t B, int32_t T, 
     }
 }
 
+int64_t seek_tdata_n_segments(const seek_tdata *d, int32_t B, int32_t T) { return (d->n_train / B - 1) / T; }
+
+void seek_tdata_stream_batch(const seek_tdata *d, int64_t seg, int32_t B, int32_t T, int32_t *inp, int32_t *tgt) {
+    const int64_t part = d->n_train / B, k = seg % seek_tdata_n_segments(d, B, T);
+    for (int32_t b = 0; b < B; b++) {
+        const int32_t *src = d->train + b * part + k * T;
+        memcpy(inp + (int64_t)b * T, src, (size_t)T * sizeof *inp);
+        memcpy(tgt + (int64_t)b * T, src + 1, (size_t)T * sizeof *tgt);
+    }
+}
+
 int64_t seek_tdata_n_val_windows(const seek_tdata *d, int32_t T) { return d->n_val > T ? (d->n_val - 1) / T : 0; }
 
 void seek_tdata_val_window(const seek_tdata *d, int64_t i, int32_t T, int32_t *inp, int32_t *tgt) {

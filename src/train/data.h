@@ -24,6 +24,12 @@ seek_status seek_tdata_load(seek_tdata *d, const seek_train_cfg *c, const seek_t
 void seek_tdata_free(seek_tdata *d);
 /* B windows of T+1 tokens from the training tokens at random offsets: inputs and next tokens. */
 void seek_tdata_batch(const seek_tdata *d, uint64_t *rng, int32_t B, int32_t T, int32_t *inp, int32_t *tgt);
+/* Transformer-XL streams: the training tokens cut into B equal parts, stream b reading part b
+ * one window of T+1 tokens after another (segment k starts k*T tokens in), so each segment
+ * continues the one before. seg counts segments since the start of training; it wraps around
+ * after seek_tdata_n_segments(), when the streams start over (their memory must be reset). */
+int64_t seek_tdata_n_segments(const seek_tdata *d, int32_t B, int32_t T);
+void seek_tdata_stream_batch(const seek_tdata *d, int64_t seg, int32_t B, int32_t T, int32_t *inp, int32_t *tgt);
 /* The i-th fixed held-out window (non-overlapping, from the start of the held-out part). */
 int64_t seek_tdata_n_val_windows(const seek_tdata *d, int32_t T);
 void seek_tdata_val_window(const seek_tdata *d, int64_t i, int32_t T, int32_t *inp, int32_t *tgt);

@@ -242,6 +242,7 @@ static double evaluate(trainer *t) {
     const int64_t cap = (int64_t)t->cfg->eval_batches * t->cfg->micro_batch;
     if (n > cap) n = cap;
     double sum = 0;
+    seek_tstate_xl_reset(t->eval_st); /* consecutive windows: one XL stream */
     for (int64_t i = 0; i < n; i++) {
         seek_tloss l;
         seek_tdata_val_window(&t->data, i, T, t->inp, t->tgt);
@@ -262,6 +263,8 @@ static seek_status save(trainer *t) {
     snprintf(name, sizeof name, "ckpt-%08lld.gguf", (long long)t->state.step);
     const char *kill_at = getenv("SEEK_TEST_KILL_IN_CKPT");
     void *arm = kill_at && atoll(kill_at) == t->state.step ? (void *)1 : NULL;
+    t->state.xl_mem = seek_tstate_xl_memory(t->st, &t->state.xl_n, &t->state.xl_mlen);
+    t->state.xl_b = t->cfg->micro_batch;
     seek_status st = seek_ckpt_write(out_path(t, name), &t->tm, t->cfg, t->tok_gguf, &t->state, kill_half_way, arm);
     if (!st) st = seek_export_write(out_path(t, "model.gguf"), &t->tm, t->cfg, t->tok_gguf);
     if (!st) prune_ckpts(t, 2);
@@ -434,6 +437,18 @@ static seek_status setup(trainer *t, bool resume) {
         unlink(out_path(t, "log.jsonl"));
     }
     if ((st = seek_tmodel_set_precision(&t->tm, c->precision)) || (st = alloc_states(t))) goto done;
+    if (c->model.xl_memory) { /* B streams through the training text, each its own memory */
+        if (seek_tdata_n_segments(&t->data, c->micro_batch, c->seq_len) < 2) {
+            st = seek_errorf(SEEK_ERR_INVALID, "model.xl_memory: the training text is too short for %d streams of %d-token segments",
+                             c->micro_batch, c->seq_len);
+            goto done;
+        }
+        if (ck) {
+            t->state.xl_mem = seek_tstate_xl_memory(t->st, &t->state.xl_n, &t->state.xl_mlen);
+            t->state.xl_b = c->micro_batch;
+            if ((st = seek_ckpt_read_xl(ck, ck_path, &t->state))) goto done;
+        }
+    }
     const int64_t BT = (int64_t)c->micro_batch * c->seq_len;
     t->inp = malloc((size_t)BT * sizeof *t->inp);
     t->tgt = malloc((size_t)BT * sizeof *t->tgt);
@@ -481,7 +496,13 @@ seek_status seek_train_run(seek_train_cfg *c, bool resume, FILE *progress) {
         double loss = 0, aux = 0;
         for (int32_t a = 0; a < c->grad_accum; a++) {
             seek_tloss l;
-            seek_tdata_batch(&t.data, &t.state.rng, c->micro_batch, c->seq_len, t.inp, t.tgt);
+            if (c->model.xl_memory) { /* the streams' next segments (micro-batches continue them too) */
+                const int64_t seg = t.state.step * c->grad_accum + a;
+                if (seg % seek_tdata_n_segments(&t.data, c->micro_batch, c->seq_len) == 0) seek_tstate_xl_reset(t.st);
+                seek_tdata_stream_batch(&t.data, seg, c->micro_batch, c->seq_len, t.inp, t.tgt);
+            } else {
+                seek_tdata_batch(&t.data, &t.state.rng, c->micro_batch, c->seq_len, t.inp, t.tgt);
+            }
             if ((st = seek_tmodel_forward(&t.tm, t.st, t.inp, t.tgt, &l))) goto done;
             seek_tmodel_backward(&t.tm, t.st, 1.0f / (float)c->grad_accum);
             loss += l.loss / c->grad_accum;
