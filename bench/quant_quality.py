@@ -12,9 +12,10 @@ The text is split: the evaluation text is the last --eval-bytes of --text, the c
 its first --calib-bytes (disjoint). Prints a markdown table (and writes it with --out):
     file | size MiB | bits/weight | seek PPL | llama.cpp PPL | difference | greedy text
 "difference" is (seek - llama.cpp) / llama.cpp; the issue asks for |difference| <= 0.5%.
-"greedy text": equal over -n steps, or the step where the two engines first choose differently
-and seek's top-2 logit margin there (from `seek serve` logprobs): a margin of a few hundredths
-means the two kernels' rounding broke a near-tie, not that the file reads differently.
+"greedy text": equal over -n steps, or the step where the two engines first choose differently,
+whether llama.cpp took seek's second choice there, and seek's top-2 logprob margin (from `seek
+serve` logprobs): a small margin means the two kernels' rounding broke a near-tie, not that the
+file reads differently.
 
 llama.cpp comes from an existing build (LLAMA_CPP_BIN or --llama-bin); this repository neither
 builds nor contains it.
@@ -60,8 +61,10 @@ def free_port():
         return s.getsockname()[1]
 
 
-def seek_margin(seek, gguf, prefix):
-    """seek's top-2 logprobs for the token after prefix (temperature 0), from `seek serve`."""
+def seek_divergence(seek, gguf, theirs, n):
+    """Where seek's greedy continuation (from `seek serve`, with top-2 logprobs per step) leaves
+    llama.cpp's text: (step, seek's top-2 logprob margin there, whether llama.cpp took seek's
+    second choice), or None."""
     port = free_port()
     srv = subprocess.Popen([seek, "serve", "-m", gguf, "--port", str(port), "-np", "1", "-c", "512"], stdout=subprocess.DEVNULL,
                            stderr=subprocess.DEVNULL)
@@ -72,14 +75,21 @@ def seek_margin(seek, gguf, prefix):
                 break
             except Exception:
                 time.sleep(0.1)
-        body = json.dumps({"prompt": prefix, "max_tokens": 1, "temperature": 0, "logprobs": 2}).encode()
+        body = json.dumps({"prompt": PROMPT, "max_tokens": n, "temperature": 0, "logprobs": 2}).encode()
         req = urllib.request.Request(f"http://127.0.0.1:{port}/v1/completions", body, {"Content-Type": "application/json"})
-        r = json.load(urllib.request.urlopen(req, timeout=60))
-        top = sorted(r["choices"][0]["logprobs"]["top_logprobs"][0].values(), reverse=True)
-        return top[0] - top[1] if len(top) > 1 else float("nan")
-    except Exception as e:  # the margin is an explanation, not a measurement the table depends on
-        print(f"note: no margin from seek serve: {e}", file=sys.stderr)
-        return float("nan")
+        lp = json.load(urllib.request.urlopen(req, timeout=120))["choices"][0]["logprobs"]
+        done = ""
+        for step, (tok, top) in enumerate(zip(lp["tokens"], lp["top_logprobs"])):
+            if theirs.startswith(done + tok):
+                done += tok
+                continue
+            ranked = sorted(top.items(), key=lambda kv: -kv[1])
+            second = len(ranked) > 1 and theirs[len(done):].startswith(ranked[1][0])
+            return step, ranked[0][1] - ranked[1][1] if len(ranked) > 1 else float("nan"), second
+        return None
+    except Exception as e:  # an explanation, not a measurement the table depends on
+        print(f"note: no logprobs from seek serve: {e}", file=sys.stderr)
+        return None
     finally:
         srv.terminate()
         srv.wait()
@@ -91,17 +101,15 @@ def greedy_cell(seek, llama_bin, gguf, n):
         return "llama.cpp does not load it"
     if same:
         return f"equal ({n} steps)"
-    ours = subprocess.run([seek, "run", "-m", gguf, "-p", PROMPT, "-n", str(n), "--temp", "0"], capture_output=True).stdout.decode(
-        "utf-8", "replace")
     theirs = subprocess.run([os.path.join(llama_bin, "llama-simple"), "-m", gguf, "-n", str(n), PROMPT],
                             capture_output=True).stdout.decode("utf-8", "replace")
     theirs = theirs[theirs.find(PROMPT) + len(PROMPT):] if PROMPT in theirs else theirs
-    k = 0
-    while k < min(len(ours), len(theirs)) and ours[k] == theirs[k]:
-        k += 1
-    k = len(ours[:k].rstrip(" "))  # the differing token may start with the space
-    margin = seek_margin(seek, gguf, PROMPT + ours[:k])
-    return f"differs after {k} chars; seek's top-2 logprob margin there {margin:.3f}"
+    d = seek_divergence(seek, gguf, theirs, n)
+    if d is None:
+        return "differs (no logprobs to say where)"
+    step, margin, second = d
+    which = "seek's second choice" if second else "another token"
+    return f"equal for {step} steps, then llama.cpp takes {which}; seek's top-2 logprob margin there {margin:.3f}"
 
 
 def main():
