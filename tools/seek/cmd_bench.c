@@ -52,12 +52,13 @@ int cmd_bench(int argc, char **argv) {
     uint64_t rng = 1234;
     for (int32_t i = 0; i < need; i++) ids[i] = (int32_t)(seek_rng_uniform(&rng) * (float)(m->hp.n_vocab - 1));
     const int64_t n_params = seek_model_n_params(m);
+    const double bpw = n_params ? 8.0 * (double)m->weight_bytes / (double)n_params : 0; /* bits per weight, as seek info */
     char model_type[96];
     snprintf(model_type, sizeof model_type, "%s %.0fM %s", seek_arch_name(m->arch), n_params / 1e6, main_type(m));
     const char *fname = o.model ? o.model : "default";
     if (!o.json) {
-        printf("| model | size | params | isa | threads | test | t/s |\n");
-        printf("| --- | ---: | ---: | --- | ---: | ---: | ---: |\n");
+        printf("| model | size | params | bits/weight | isa | threads | test | t/s |\n");
+        printf("| --- | ---: | ---: | ---: | --- | ---: | ---: | ---: |\n");
     }
     for (int kind = 0; kind < 2; kind++) {
         int32_t n = kind == 0 ? o.n_prompt_bench : o.n_gen_bench;
@@ -86,18 +87,18 @@ int cmd_bench(int argc, char **argv) {
         snprintf(test, sizeof test, "%s%d", kind == 0 ? "pp" : "tg", n);
         if (o.json) {
             printf("{\"build_commit\": \"seek-%s\", \"model_filename\": \"%s\", \"model_type\": \"%s\", \"model_size\": %zu, "
-                   "\"active_size\": %zu, \"model_n_params\": %lld, \"n_batch\": %d, \"n_threads\": %d, \"cpu_info\": \"%s\", \"n_prompt\": %d, "
+                   "\"active_size\": %zu, \"model_n_params\": %lld, \"bits_per_weight\": %.4f, \"n_batch\": %d, \"n_threads\": %d, \"cpu_info\": \"%s\", \"n_prompt\": %d, "
                    "\"n_gen\": %d, \"test\": \"%s\", \"avg_ns\": %.0f, \"stddev_ns\": %.0f, \"avg_ts\": %.6f, \"stddev_ts\": %.6f, "
                    "\"samples_ns\": [",
-                   SEEK_VERSION, fname, model_type, m->weight_bytes, m->active_bytes, (long long)n_params, ctx->params.n_batch, o.n_threads,
+                   SEEK_VERSION, fname, model_type, m->weight_bytes, m->active_bytes, (long long)n_params, bpw, ctx->params.n_batch, o.n_threads,
                    seek_isa_name(seek_kernels_isa()), kind == 0 ? n : 0, kind == 1 ? n : 0, test, navg, nsd, avg, sd);
             for (int r = 0; r < o.reps; r++) printf(r ? ", %.0f" : "%.0f", ns[r]);
             printf("], \"samples_ts\": [");
             for (int r = 0; r < o.reps; r++) printf(r ? ", %.6f" : "%.6f", ts[r]);
             printf("]}\n");
         } else {
-            printf("| %s | %.2f MiB | %.2f M | %s | %d | %s | %.2f ± %.2f |\n", model_type, (double)m->weight_bytes / (1 << 20),
-                   n_params / 1e6, seek_isa_name(seek_kernels_isa()), o.n_threads, test, avg, sd);
+            printf("| %s | %.2f MiB | %.2f M | %.2f | %s | %d | %s | %.2f ± %.2f |\n", model_type, (double)m->weight_bytes / (1 << 20),
+                   n_params / 1e6, bpw, seek_isa_name(seek_kernels_isa()), o.n_threads, test, avg, sd);
         }
         fflush(stdout);
         if (o.verbose) {
