@@ -23,6 +23,7 @@ for o in objs:
     check(o["test"] + " samples", len(o["samples_ts"]) == 3 and all(s > 0 for s in o["samples_ts"]))
     check(o["test"] + " threads", o["n_threads"] == 2)
     check(o["test"] + " avg", abs(o["avg_ts"] - sum(o["samples_ts"]) / 3) < 1e-3 * o["avg_ts"])
+    check(o["test"] + " bits per weight", abs(o["bits_per_weight"] - 8 * o["model_size"] / o["model_n_params"]) < 1e-3)
 for b in bad: print("FAIL:", b)
 print(f"test_bench: {ok} passed, {len(bad)} failed")
 sys.exit(1 if bad else 0)
