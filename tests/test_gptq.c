@@ -99,8 +99,8 @@ static void check_formats(seek_pool *p1, seek_pool *p2) {
         printf("%-5s H = I: loss / RTN %.4f; correlated: GPTQ / RTN %.3f, with act order %.3f\n", name, li.gptq / li.rtn,
                lh.gptq / lh.rtn, lh2.gptq / lh.rtn);
     }
-    CHECK(seek_gptq_matrix(p2, SEEK_TYPE_F16, W, RR, CC, H, &(seek_gptq_opts){0}, a, NULL) == SEEK_ERR_INVALID, "f16 refused");
-    CHECK(seek_gptq_matrix(p2, SEEK_TYPE_Q4_K, W, RR * 2, CC / 2, H, &(seek_gptq_opts){0}, a, NULL) == SEEK_ERR_INVALID,
+    CHECK(seek_gptq_matrix(p2, SEEK_TYPE_F16, W, RR, CC, H, &(seek_gptq_opts){0}, a, NULL) == SEEK_ERR_UNSUPPORTED, "f16 refused");
+    CHECK(seek_gptq_matrix(p2, SEEK_TYPE_Q4_K, W, RR * 2, CC / 2, H, &(seek_gptq_opts){0}, a, NULL) == SEEK_ERR_UNSUPPORTED,
           "rows of 128 refused for q4_K");
     free(W), free(X), free(H), free(I), free(a), free(b);
 }

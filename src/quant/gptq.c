@@ -189,7 +189,7 @@ seek_status seek_gptq_matrix(seek_pool *pool, seek_dtype t, const float *W0, int
     uint8_t probe[512] = {0};
     seek_block_grid g0;
     if (!k || !k->from_float || bs < 2 || !seek_block_grid_get(t, probe, &g0) || cols % bs)
-        return seek_errorf(SEEK_ERR_INVALID, "gptq: cannot write %s rows of %lld", seek_dtype_name(t), (long long)cols);
+        return seek_errorf(SEEK_ERR_UNSUPPORTED, "gptq: cannot write %s rows of %lld", seek_dtype_name(t), (long long)cols);
     const size_t row_bytes = seek_dtype_row_bytes(t, cols);
     int64_t B = o->block > 0 ? o->block : 128;
     B = (B + bs - 1) / bs * bs;
@@ -213,6 +213,8 @@ seek_status seek_gptq_matrix(seek_pool *pool, seek_dtype t, const float *W0, int
     k->from_float(W0, out, R * C);
     bool ok = false;
     for (int attempt = 0; attempt < 3 && !ok; attempt++) ok = inverse_factor(pool, H, perm, C, damp * pow(10, attempt), Hd, V, U);
+    free(Hd); /* the factors are made: the largest buffer goes before the next ones come */
+    Hd = NULL;
     if (!ok) {
         st = seek_errorf(SEEK_ERR_INVALID, "gptq: the Hessian is not positive definite even with damping");
         goto done;

@@ -43,8 +43,9 @@ typedef struct {
 /* Quantizes W (rows x cols floats, row-major) to type t (a 32- or 256-value block format) into
  * out (rows * row bytes), given H (cols x cols, the sum of x x^T, symmetric). W and H are not
  * changed. loss (optional) receives the proxy losses of the result and of round-to-nearest.
- * pool may be NULL. Errors: out of memory; H not positive definite even after damping (then
- * out is left as round-to-nearest and SEEK_ERR_INVALID returned). */
+ * pool may be NULL. Errors: a type or row length GPTQ cannot write (SEEK_ERR_UNSUPPORTED, out
+ * untouched); out of memory; H not positive definite even after damping (then out is left as
+ * round-to-nearest and SEEK_ERR_INVALID returned). */
 seek_status seek_gptq_matrix(seek_pool *pool, seek_dtype t, const float *W, int64_t rows, int64_t cols, const float *H,
                              const seek_gptq_opts *o, void *out, seek_gptq_loss *loss);
 
