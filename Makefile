@@ -39,7 +39,7 @@ test-asan: model
 fuzz: model
 	CC=clang cmake -S . -B $(BUILD)-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSEEK_FUZZ=ON \
 	  -DSEEK_SANITIZE=address,undefined,fuzzer-no-link >/dev/null
-	cmake --build $(BUILD)-fuzz -j$(JOBS) --target fuzz_gguf fuzz_tokenizer fuzz_safetensors fuzz_openai fuzz_train_config
+	cmake --build $(BUILD)-fuzz -j$(JOBS) --target fuzz_gguf fuzz_tokenizer fuzz_safetensors fuzz_openai fuzz_train_config fuzz_model
 	./tests/fuzz/run.sh $(BUILD)-fuzz $(FUZZ_SECONDS)
 
 clean:

@@ -8,7 +8,15 @@ secs=${2:-20}
 model=$(./scripts/get-model.sh 2>/dev/null)
 work=$build/fuzz-work
 rm -rf "$work"
-mkdir -p "$work/gguf" "$work/tok" "$work/st" "$work/cfg"
+mkdir -p "$work/gguf" "$work/tok" "$work/st" "$work/cfg" "$work/model"
+# whole small models for the loader: the tiny fixtures, and (with a release build at hand) an
+# arch-seek model from seek train with ALiBi, a window and XL memory
+cp tests/fixtures/tiny/llama_linear_q8.gguf tests/fixtures/tiny/qwen2_yarn_f16.gguf "$work/model/"
+if [ -x build/seek ]; then
+  build/seek train --train README.md --tokenizer byte --n_layer 1 --dim 16 --n_head 2 --n_kv_head 2 --ctx 16 --ffn moe \
+    --n_expert 4 --n_expert_used 2 --expert_dim 8 --n_dense_lead 0 --position alibi --sliding_window 6 --xl_memory 4 \
+    --micro_batch 2 --seq_len 8 --steps 1 --eval_every 0 --out "$work/xl" >/dev/null 2>&1 && cp "$work/xl/model.gguf" "$work/model/seek_xl.gguf"
+fi
 cp bench/train_example.json tests/fixtures/train/*/config.json "$work/cfg/" 2>/dev/null || true
 for f in tests/fixtures/train/*/config.json; do cp "$f" "$work/cfg/$(basename "$(dirname "$f")").json"; done
 python3 - "$work/gguf" "$model" <<'PY'
@@ -52,7 +60,7 @@ printf '\x00{"prompt":[1,2,3],"n":1,"stop":"x"}' >"$work/api/ids"
 printf 'Hello world' >"$work/tok/a"
 printf '<|im_start|>user\nHi there! 123 456\t\t  x<|im_end|>' >"$work/tok/b"
 printf '\xe4\xbd\xa0\xe5\xa5\xbd \xf0\x9f\x98\x80 \xff\xfe caf\xc3\xa9' >"$work/tok/c"
-for t in gguf safetensors tokenizer openai train_config; do
+for t in gguf safetensors tokenizer openai train_config model; do
   extra=()
   case $t in
     gguf) corpus=$work/gguf ;;
@@ -60,6 +68,7 @@ for t in gguf safetensors tokenizer openai train_config; do
     tokenizer) corpus=$work/tok ;;
     openai) corpus=$work/api extra=(-dict="$work/st.dict") ;;
     train_config) corpus=$work/cfg extra=(-dict="$work/st.dict") ;;
+    model) corpus=$work/model extra=(-max_len=262144) ;;
   esac
   echo "fuzz_$t: ${secs}s"
   SEEK_MODEL=$model ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1 \
@@ -67,4 +76,4 @@ for t in gguf safetensors tokenizer openai train_config; do
     "${extra[@]}" "$corpus" 2>"$work/$t.log" || { tail -40 "$work/$t.log"; echo "fuzz_$t FAILED"; exit 1; }
   grep -E 'Done [0-9]+ runs' "$work/$t.log" | tail -1
 done
-echo "fuzz: 5 passed, 0 failed"
+echo "fuzz: 6 passed, 0 failed"
