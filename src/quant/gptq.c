@@ -16,6 +16,21 @@
 
 /* ---- the inverse Hessian's upper Cholesky factor ---- */
 
+/* sum a[k] b[k] over k < n in four interleaved partial sums (independent chains, so the loop
+ * is not bound by the latency of one running sum) */
+static double dot4(const double *a, const double *b, int64_t n) {
+    double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    int64_t k = 0;
+    for (; k + 4 <= n; k += 4) {
+        s0 += a[k] * b[k];
+        s1 += a[k + 1] * b[k + 1];
+        s2 += a[k + 2] * b[k + 2];
+        s3 += a[k + 3] * b[k + 3];
+    }
+    for (; k < n; k++) s0 += a[k] * b[k];
+    return (s0 + s1) + (s2 + s3);
+}
+
 typedef struct {
     double *V;
     const double *H;
@@ -29,9 +44,7 @@ static void chol_column(int64_t lo, int64_t hi, void *arg) {
     const double *vj = c->V + j * n;
     for (int64_t i = lo; i < hi; i++) {
         const double *vi = c->V + i * n;
-        double s = c->H[i * n + j];
-        for (int64_t k = j + 1; k < n; k++) s -= vi[k] * vj[k];
-        c->V[i * n + j] = s / vj[j];
+        c->V[i * n + j] = (c->H[i * n + j] - dot4(vi + j + 1, vj + j + 1, n - j - 1)) / vj[j];
     }
 }
 
@@ -40,8 +53,8 @@ static void chol_column(int64_t lo, int64_t hi, void *arg) {
 static bool chol_upper(seek_pool *pool, double *V, const double *H, int64_t n) {
     memset(V, 0, (size_t)(n * n) * sizeof *V);
     for (int64_t j = n - 1; j >= 0; j--) {
-        double *vj = V + j * n, s = H[j * n + j];
-        for (int64_t k = j + 1; k < n; k++) s -= vj[k] * vj[k];
+        double *vj = V + j * n;
+        const double s = H[j * n + j] - dot4(vj + j + 1, vj + j + 1, n - j - 1);
         if (!(s > 0) || !isfinite(s)) return false;
         vj[j] = sqrt(s);
         chol_job c = {V, H, n, j};
