@@ -136,6 +136,22 @@ gq "$dir/hf" "$dir/ghf.gguf" q4_k_m && "$seek" run -m "$dir/ghf.gguf" -p "Hi" -n
 head -c 3000 README.md >"$dir/short.txt"
 : >"$dir/empty.txt"
 
+# KL divergence from the f16 model (llama.cpp's --kl-divergence-base / --kl-divergence): zero for
+# the f16 file itself, small for q8_0, larger for q4_0; and against llama-perplexity's where found
+"$seek" perplexity -m "$dir/f16.gguf" -f "$dir/text.txt" -c 64 --kl-divergence-base "$dir/base.kld" >/dev/null 2>"$dir/log" &&
+  [ -s "$dir/base.kld" ] && [ ! -e "$dir/base.kld.tmp" ] && ok || { bad "--kl-divergence-base"; cat "$dir/log"; }
+kld() { "$seek" perplexity -m "$1" -f "$dir/text.txt" -c 64 --kl-divergence-base "$dir/base.kld" --kl-divergence 2>/dev/null |
+  sed -n 's/^Mean KLD: \([0-9.]*\) .*/\1/p'; }
+k16=$(kld "$dir/f16.gguf"); k8=$(kld "$dir/m256_q8_0.gguf"); k4=$(kld "$dir/m256_q4_0.gguf")
+echo "test_quantize: mean KL divergence from f16: f16 $k16, q8_0 $k8, q4_0 $k4"
+awk -v a="$k16" -v b="$k8" -v c="$k4" 'BEGIN { exit !(a == 0 && b > 0 && c > 2 * b) }' && ok || bad "KL divergences '$k16' '$k8' '$k4'"
+if [ -n "$llama_p" ]; then
+  "$llama_p" -m "$dir/f16.gguf" -f "$dir/text.txt" -c 64 -b 64 -t 2 --kl-divergence-base "$dir/llama.kld" >/dev/null 2>&1
+  lk=$("$llama_p" -m "$dir/m256_q4_0.gguf" -t 2 --kl-divergence-base "$dir/llama.kld" --kl-divergence 2>&1 | sed -n 's/^Mean *KLD: *\([0-9.]*\).*/\1/p')
+  echo "test_quantize: q4_0 mean KL divergence: seek $k4, llama-perplexity $lk"
+  near "$k4" "$lk" 0.05 && ok || bad "KL divergence '$k4' vs llama-perplexity's '$lk'"
+fi
+
 # bad input: one line on stderr, exit 1, nothing written
 expect_one() { # NAME PATTERN OUT CMD...: expect, exit status 1, and neither OUT nor OUT.tmp left behind
   local name=$1 pattern=$2 out=$3
@@ -169,6 +185,11 @@ expect_one calib_short "one window needs 4096" "$dir/o.gguf" "$seek" quantize "$
 expect_one gptq_bad_damp "--damp expects a number" "$dir/o.gguf" "$seek" quantize "$dir/f16.gguf" "$dir/o.gguf" q4_0 --gptq --calib "$dir/calib.txt" --damp -1
 expect_one gptq_bad_ctx "-c expects a positive integer of at least 8" "$dir/o.gguf" "$seek" quantize "$dir/f16.gguf" "$dir/o.gguf" q4_0 --gptq --calib "$dir/calib.txt" -c 2
 expect_one gptq_no_out_dir "cannot create" "$dir/no/o.gguf" "$seek" quantize "$dir/f16.gguf" "$dir/no/o.gguf" q4_0 --gptq --calib "$dir/calib.txt"
+expect_one kld_other_ctx "was made with a vocab of 336 and -c 64; this run has 336 and -c 32" "$dir/o" "$seek" perplexity -m "$dir/f16.gguf" -f "$dir/text.txt" -c 32 --kl-divergence-base "$dir/base.kld" --kl-divergence
+tail -c 3000 README.md >"$dir/other.txt"
+expect_one kld_other_text "holds another text's tokens" "$dir/o" "$seek" perplexity -m "$dir/f16.gguf" -f "$dir/other.txt" -c 64 --kl-divergence-base "$dir/base.kld" --kl-divergence
+expect_one kld_not_a_file "is not a file of --kl-divergence-base" "$dir/o" "$seek" perplexity -m "$dir/f16.gguf" -f "$dir/text.txt" -c 64 --kl-divergence-base "$dir/notes.txt" --kl-divergence
+expect ppl_kld_no_base "needs --kl-divergence-base" "$seek" perplexity -m "$dir/f16.gguf" -f "$dir/text.txt" --kl-divergence
 expect ppl_no_text "no text" "$seek" perplexity -m "$dir/f16.gguf"
 echo "test_quantize: $pass passed, $fail failed"
 [ $fail -eq 0 ]

@@ -20,6 +20,38 @@ static double nll_of(const float *logits, int64_t n_vocab, int32_t tok) {
     return -((double)(logits[tok] - max) - log(sum));
 }
 
+void seek_log_softmax(float *out, const float *logits, int64_t n) {
+    float max = logits[0];
+    for (int64_t i = 1; i < n; i++) max = logits[i] > max ? logits[i] : max;
+    double sum = 0.0;
+    for (int64_t i = 0; i < n; i++) sum += exp((double)logits[i] - max);
+    const double lse = max + log(sum);
+    for (int64_t i = 0; i < n; i++) out[i] = (float)((double)logits[i] - lse);
+}
+
+void seek_kld_add(seek_kld_stats *s, const float *base_logp, const float *logits, int64_t n) {
+    float max = logits[0];
+    int64_t top_m = 0, top_b = 0;
+    for (int64_t i = 1; i < n; i++) {
+        if (logits[i] > max) max = logits[i], top_m = i;
+        if (base_logp[i] > base_logp[top_b]) top_b = i;
+    }
+    double sum = 0.0;
+    for (int64_t i = 0; i < n; i++) sum += exp((double)logits[i] - max);
+    const double lse = max + log(sum);
+    double kl = 0.0;
+    for (int64_t i = 0; i < n; i++) {
+        const double lb = base_logp[i];
+        kl += exp(lb) * (lb - ((double)logits[i] - lse));
+    }
+    kl = kl > 0 ? kl : 0; /* rounding can leave tiny negatives */
+    s->sum += kl;
+    s->sum2 += kl * kl;
+    s->max = kl > s->max ? kl : s->max;
+    s->n++;
+    s->same_top += top_m == top_b;
+}
+
 static void finish(seek_ppl_result *r) {
     if (!r->n_scored) return;
     const double mean = r->nll / (double)r->n_scored, var = r->nll2 / (double)r->n_scored - mean * mean;
@@ -84,6 +116,10 @@ seek_status seek_perplexity(const seek_model *m, const char *text, size_t len, c
                 if (!b.logits[e]) continue;
                 const int32_t *win = ids + (c0 + b.seq[e]) * n_ctx;
                 const double v = nll_of(seek_get_logits(ctx, e), n_vocab, win[b.pos[e] + 1]);
+                if (p->row && !p->row(p->row_arg, seek_get_logits(ctx, e), n_vocab, win[b.pos[e] + 1])) {
+                    st = SEEK_ERR_INVALID; /* the callback left its message */
+                    goto done;
+                }
                 out->nll += v;
                 out->nll2 += v * v;
                 out->n_scored++;

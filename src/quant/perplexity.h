@@ -22,6 +22,11 @@ typedef struct {
     int32_t n_threads; /* (0: 2) */
     int32_t n_chunks;  /* windows to score at most (0: all) */
     bool precise;      /* fp32 activations in every matmul */
+    /* optional: called for every scored prediction, in (window, position) order, with its
+     * logits (n_vocab) and the token that came next (KL divergence against another model);
+     * returning false stops the run with the error it set (seek_errorf) */
+    bool (*row)(void *arg, const float *logits, int64_t n_vocab, int32_t next);
+    void *row_arg;
 } seek_ppl_params;
 
 typedef struct {
@@ -31,6 +36,18 @@ typedef struct {
     double nll, nll2;  /* sums of -log p and its square over them */
     double ppl, err;   /* exp(mean NLL) and its uncertainty (0 when it cannot be estimated) */
 } seek_ppl_result;
+
+/* KL divergence of a model's next-token distributions from a base model's, as llama.cpp's
+ * perplexity --kl-divergence reports it: per scored token KL(base || model) =
+ * sum_i p_base(i) (log p_base(i) - log p_model(i)), and whether both put the same token on top. */
+typedef struct {
+    double sum, sum2, max;
+    int64_t n, same_top;
+} seek_kld_stats;
+/* out = log softmax(logits) over n entries (max-shifted, the sum in double). */
+void seek_log_softmax(float *out, const float *logits, int64_t n);
+/* Adds one token: the base's log-probabilities and the model's logits. */
+void seek_kld_add(seek_kld_stats *s, const float *base_logp, const float *logits, int64_t n);
 
 /* Called after each group of windows: windows done so far, of n_chunks, and the result so far. */
 typedef void (*seek_ppl_progress)(void *arg, int32_t done, int32_t n_chunks, const seek_ppl_result *r);
