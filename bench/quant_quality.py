@@ -11,7 +11,10 @@ and one file from llama.cpp's own llama-quantize (q4_k_m), to show that seek rea
 The text is split: the evaluation text is the last --eval-bytes of --text, the calibration text
 its first --calib-bytes (disjoint). Prints a markdown table (and writes it with --out):
     file | size MiB | bits/weight | seek PPL | llama.cpp PPL | difference | greedy text
-"difference" is (seek - llama.cpp) / llama.cpp; the issue asks for |difference| <= 0.5%.
+"difference" is (seek - llama.cpp) / llama.cpp; the issue asks for |difference| <= 0.5%. "seek KLD from f16"
+is the mean KL divergence of each file's next-token distributions from the f16 file's over the scored tokens
+(`seek perplexity --kl-divergence`, as llama-perplexity's), "same top" how often both put the same token
+first; with --llama-kld, llama-perplexity's own KL divergence (from its f16 run) is shown next to it.
 "greedy text": equal over -n steps, or the step where the two engines first choose differently,
 whether llama.cpp took seek's second choice there, and seek's top-2 logprob margin (from `seek
 serve` logprobs): a small margin means the two kernels' rounding broke a near-tie, not that the
@@ -21,7 +24,7 @@ llama.cpp comes from an existing build (LLAMA_CPP_BIN or --llama-bin); this repo
 builds nor contains it.
 
 usage: bench/quant_quality.py -m MODEL --text FILE [--name NAME] [--eval-bytes 40000]
-       [--calib-bytes 300000] [-c 512] [--calib-windows 32] [-t 2] [--act-order] [--out FILE.md]"""
+       [--calib-bytes 300000] [-c 512] [--calib-windows 32] [-t 2] [--act-order] [--llama-kld] [--out FILE.md]"""
 import argparse
 import json
 import os
@@ -124,6 +127,7 @@ def main():
     ap.add_argument("-t", type=int, default=2)
     ap.add_argument("-n", type=int, default=24, help="greedy steps compared")
     ap.add_argument("--act-order", action="store_true", help="also GPTQ q4_0 with activation order")
+    ap.add_argument("--llama-kld", action="store_true", help="also llama-perplexity's KL divergence from its own f16 run")
     ap.add_argument("--out", help="also write the table here")
     ap.add_argument("--seek", default=os.path.join(ROOT, "build", "seek"))
     ap.add_argument("--llama-bin", default=os.environ.get("LLAMA_CPP_BIN"))
@@ -168,14 +172,35 @@ def main():
                      f"calibration: its first {a.calib_bytes} bytes, at most {a.calib_windows} windows of {a.c}; -c {a.c} -b {a.c} "
                      f"-t {a.t}")
         lines.append("")
-        lines.append("| file | size MiB | bits/weight | seek PPL | llama.cpp PPL | difference | greedy text vs llama.cpp |")
-        lines.append("| --- | ---: | ---: | ---: | ---: | ---: | --- |")
+        lk_col, lk_sep = (" llama.cpp KLD |", " ---: |") if a.llama_kld else ("", "")
+        lines.append(f"| file | size MiB | bits/weight | seek PPL | llama.cpp PPL | difference | seek KLD from f16 | same top |{lk_col} "
+                     "greedy text vs llama.cpp |")
+        lines.append(f"| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |{lk_sep} --- |")
+        # the f16 model's log-probabilities: each file's KL divergence from it (seek, and llama.cpp with --llama-kld)
+        llama_ppl = os.path.join(a.llama_bin, "llama-perplexity")
+        win = ["-f", ev, "-c", str(a.c), "-b", str(a.c), "-t", str(a.t)]
+        s_base, l_base = os.path.join(tmp, "seek.kld"), os.path.join(tmp, "llama.kld")
+        perplexity([a.seek, "perplexity", "-m", f16] + win + ["--kl-divergence-base", s_base])
+        if a.llama_kld:
+            perplexity([llama_ppl, "-m", f16] + win + ["--kl-divergence-base", l_base])
         for label, path, _ in files:
-            common = ["-m", path, "-f", ev, "-c", str(a.c), "-b", str(a.c), "-t", str(a.t)]
-            s_ppl, s_err, _, _ = perplexity([a.seek, "perplexity"] + common)
-            l_ppl, _, _, _ = perplexity([os.path.join(a.llama_bin, "llama-perplexity")] + common)
+            common = ["-m", path] + win
+            r = subprocess.run([a.seek, "perplexity"] + common + ["--kl-divergence-base", s_base, "--kl-divergence"],
+                               capture_output=True, text=True, errors="replace")
+            if r.returncode != 0:
+                sys.exit(f"seek perplexity --kl-divergence failed on {path}:\n" + "\n".join(r.stderr.strip().splitlines()[-3:]))
+            s_ppl, s_err = (float(v) for v in re.search(r"Final estimate: PPL = ([0-9.]+) \+/- ([0-9.]+)", r.stdout).groups())
+            kld = re.search(r"Mean KLD: ([0-9.]+) \+/- ([0-9.]+)", r.stdout).groups()
+            top = re.search(r"Same top: ([0-9.]+)", r.stdout).group(1)
+            l_ppl, _, _, _ = perplexity([llama_ppl] + common)
             row = (f"| {label} | {os.path.getsize(path) / 2**20:.2f} | {bits_per_weight(a.seek, path):.2f} | {s_ppl:.4f} +/- {s_err:.4f} "
-                   f"| {l_ppl:.4f} | {(s_ppl - l_ppl) / l_ppl * 100:+.3f}% | {greedy_cell(a.seek, a.llama_bin, path, a.n)} |")
+                   f"| {l_ppl:.4f} | {(s_ppl - l_ppl) / l_ppl * 100:+.3f}% | {kld[0]} +/- {kld[1]} | {top}% ")
+            if a.llama_kld:
+                lr = subprocess.run([llama_ppl, "-m", path, "-t", str(a.t), "--kl-divergence-base", l_base, "--kl-divergence"],
+                                    capture_output=True, text=True, errors="replace")
+                lk = re.search(r"Mean\s+KLD:\s+([0-9.]+)", lr.stdout + lr.stderr)
+                row += f"| {lk.group(1) if lk else 'failed'} "
+            row += f"| {greedy_cell(a.seek, a.llama_bin, path, a.n)} |"
             lines.append(row)
             print(row, file=sys.stderr)
     text = "\n".join(lines)
