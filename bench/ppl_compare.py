@@ -34,9 +34,13 @@ WINDOW = re.compile(r"\[(\d+)\]([0-9.]+),")
 
 def perplexity(cmd):
     t0 = time.time()
-    r = subprocess.run(cmd, capture_output=True, text=True, errors="replace")
-    out = r.stdout + r.stderr
-    m = FINAL.search(out)
+    for attempt in range(2):  # llama-perplexity has been seen to exit 0 without its final line once; retry once
+        r = subprocess.run(cmd, capture_output=True, text=True, errors="replace")
+        out = r.stdout + r.stderr
+        m = FINAL.search(out)
+        if r.returncode == 0 and m:
+            break
+        print(f"note: {cmd[0]} gave no final estimate (exit {r.returncode}); attempt {attempt + 1}", file=sys.stderr)
     if r.returncode != 0 or not m:
         tail = "\n".join(out.strip().splitlines()[-5:])
         sys.exit(f"{cmd[0]} failed (exit {r.returncode}):\n{tail}")

@@ -198,7 +198,7 @@ def main():
             if a.llama_kld:
                 lr = subprocess.run([llama_ppl, "-m", path, "-t", str(a.t), "--kl-divergence-base", l_base, "--kl-divergence"],
                                     capture_output=True, text=True, errors="replace")
-                lk = re.search(r"Mean\s+KLD:\s+([0-9.]+)", lr.stdout + lr.stderr)
+                lk = re.search(r"Mean\s+KLD:\s+(-?[0-9.]+)", lr.stdout + lr.stderr)
                 row += f"| {lk.group(1) if lk else 'failed'} "
             row += f"| {greedy_cell(a.seek, a.llama_bin, path, a.n)} |"
             lines.append(row)
