@@ -215,6 +215,25 @@ static double rel_err(const float *a, const float *b, int64_t n) {
     return e / m;
 }
 
+/* The largest rel_err of any parameter-shaped tensor PREFIX.NAME of rs against vals (tm->g or
+ * tm->w, the model's layout); its parameter's name in *worst_name when given. */
+static double worst_tensor_err(const seek_tmodel *tm, const seek_safetensors *rs, const char *prefix, const float *vals,
+                               const char **worst_name) {
+    double worst = 0;
+    for (int i = 0; i < tm->n_params; i++) {
+        const seek_tparam *p = &tm->params[i];
+        char n[96];
+        snprintf(n, sizeof n, "%s.%s", prefix, p->name);
+        const seek_st_tensor *t = need(rs, n, (int64_t)p->n);
+        const double e = t ? rel_err(vals + p->off, t->data, (int64_t)p->n) : 0;
+        if (e > worst) {
+            worst = e;
+            if (worst_name) *worst_name = p->name;
+        }
+    }
+    return worst;
+}
+
 static void test_variant(const char *variant, seek_pool *pool) {
     char path[512];
     snprintf(path, sizeof path, "tests/fixtures/train/%s/config.json", variant);
@@ -274,17 +293,8 @@ static void test_variant(const char *variant, seek_pool *pool) {
     seek_tmodel_backward(&tm, s, 1.0f);
     /* gradients: relative to each tensor's largest entry (they are sums over the batch); fp32
      * against float64 measures about 1e-6 */
-    double worst = 0;
     const char *worst_name = "";
-    for (int i = 0; i < tm.n_params; i++) {
-        const seek_tparam *p = &tm.params[i];
-        char n[96];
-        snprintf(n, sizeof n, "grad.%s", p->name);
-        const seek_st_tensor *t = need(rs, n, (int64_t)p->n);
-        if (!t) continue;
-        const double e = rel_err(tm.g + p->off, t->data, (int64_t)p->n);
-        if (e > worst) worst = e, worst_name = p->name;
-    }
+    const double worst = worst_tensor_err(&tm, rs, "grad", tm.g, &worst_name);
     CHECK(worst < 1e-5, "%s: gradient of %s differs by %.3g of its largest entry", variant, worst_name, worst);
     printf("%s: loss %.6f, worst gradient error %.2g (%s)\n", variant, l.loss, worst, worst_name);
     if (cfg.model.xl_memory) { /* the second segment, attending to the first one's memory */
@@ -300,14 +310,7 @@ static void test_variant(const char *variant, seek_pool *pool) {
                       variant, l.loss, *(const float *)xr->data);
         memset(tm.g, 0, tm.n_floats * sizeof(float));
         seek_tmodel_backward(&tm, s, 1.0f);
-        double xw = 0;
-        for (int i = 0; i < tm.n_params; i++) {
-            const seek_tparam *p = &tm.params[i];
-            char n[96];
-            snprintf(n, sizeof n, "xl.grad.%s", p->name);
-            const seek_st_tensor *t = need(rs, n, (int64_t)p->n);
-            if (t) xw = fmax(xw, rel_err(tm.g + p->off, t->data, (int64_t)p->n));
-        }
+        const double xw = worst_tensor_err(&tm, rs, "xl.grad", tm.g, NULL);
         CHECK(xw < 1e-5, "%s: gradients with memory differ by %.3g", variant, xw);
         printf("%s: second segment with memory: loss %.6f, worst gradient error %.2g\n", variant, l.loss, xw);
         seek_tstate_xl_reset(s);
@@ -331,14 +334,7 @@ static void test_variant(const char *variant, seek_pool *pool) {
     CHECK(e_loss < 1e-5, "%s: 10-step loss trace differs by %.3g (relative)", variant, e_loss);
     CHECK(e_lr < 1e-6, "%s: lr trace differs by %.3g", variant, e_lr);
     CHECK(e_gn < 1e-4, "%s: grad norm trace differs by %.3g", variant, e_gn);
-    double e_final = 0;
-    for (int i = 0; i < tm.n_params; i++) {
-        const seek_tparam *p = &tm.params[i];
-        char n[96];
-        snprintf(n, sizeof n, "final.%s", p->name);
-        const seek_st_tensor *t = need(rs, n, (int64_t)p->n);
-        if (t) e_final = fmax(e_final, rel_err(tm.w + p->off, t->data, (int64_t)p->n));
-    }
+    const double e_final = worst_tensor_err(&tm, rs, "final", tm.w, NULL);
     CHECK(e_final < 5e-4, "%s: parameters after 10 steps differ by %.3g of their range", variant, e_final);
     printf("%s: 10 steps: loss %.2g, lr %.2g, grad norm %.2g, final parameters %.2g (relative errors)\n", variant, e_loss, e_lr, e_gn,
            e_final);

@@ -22,14 +22,19 @@
 #define T 20
 
 
+/* A training config around model section mc (no data is read). */
+static void make_cfg(seek_train_cfg *cfg, seek_tmodel_cfg mc, int32_t seq_len) {
+    seek_train_cfg_defaults(cfg);
+    cfg->model = mc;
+    cfg->n_train = 1;
+    cfg->train[0] = strdup("unused.txt");
+    cfg->out = strdup("/tmp");
+    cfg->seq_len = seq_len;
+}
+
 static void check_arch(const char *label, seek_tmodel_cfg mc, const char *want_arch, seek_pool *pool, const seek_gguf *tok) {
     seek_train_cfg cfg;
-    seek_train_cfg_defaults(&cfg);
-    cfg.model = mc;
-    cfg.n_train = 1;
-    cfg.train[0] = strdup("unused.txt");
-    cfg.out = strdup("/tmp");
-    cfg.seq_len = T;
+    make_cfg(&cfg, mc, T);
     if (seek_train_cfg_check(&cfg)) {
         CHECK(0, "%s: %s", label, seek_last_error());
         seek_train_cfg_free(&cfg);
@@ -128,12 +133,7 @@ done:
 static void check_xl(const char *label, seek_tmodel_cfg mc, seek_pool *pool, const seek_gguf *tok) {
     enum { S = 8, NSEG = 3 };
     seek_train_cfg cfg;
-    seek_train_cfg_defaults(&cfg);
-    cfg.model = mc;
-    cfg.n_train = 1;
-    cfg.train[0] = strdup("unused.txt");
-    cfg.out = strdup("/tmp");
-    cfg.seq_len = S;
+    make_cfg(&cfg, mc, S);
     seek_tmodel tm;
     seek_tstate *s;
     if (seek_train_cfg_check(&cfg) || seek_tmodel_init(&tm, &cfg.model, pool) || seek_tstate_new(&s, &tm, 1, S)) {
