@@ -117,7 +117,9 @@ sed "s#\"out\": \"$dir/xa\"#\"out\": \"$dir/xb\"#" "$dir/run_xa.json" >"$dir/run
 "$seek" train --config "$dir/run_xb.json" --steps 20 2>/dev/null && "$seek" train --config "$dir/run_xb.json" --steps 30 --resume 2>/dev/null &&
   cmp -s <(grep -o '"loss": [0-9.]*' "$dir/xa/log.jsonl") <(grep -o '"loss": [0-9.]*' "$dir/xb/log.jsonl") && ok ||
   bad "xl: resumed losses differ from the uninterrupted run"
-"$seek" info "$dir/xa/model.gguf" 2>/dev/null | grep -q "architecture: *seek" && "$seek" run -m "$dir/xa/model.gguf" -p "To be" -n 8 --temp 0 >/dev/null 2>&1 &&
+"$seek" info "$dir/xa/model.gguf" 2>/dev/null | grep -q "architecture: *seek" &&
+  "$seek" info "$dir/xa/model.gguf" 2>/dev/null | grep -q "Transformer-XL memory: a position sees its 16-token segment and the 12 positions" &&
+  "$seek" run -m "$dir/xa/model.gguf" -p "To be" -n 8 --temp 0 >/dev/null 2>&1 &&
   ok || bad "xl export does not run"
 expect_fail xl_mla "xl_memory needs attention" train --config "$dir/run_xa.json" --attention mla --out "$dir/x8"
 

@@ -47,10 +47,16 @@ int cmd_info(int argc, char **argv) {
                (double)m->weight_bytes / (1 << 20));
     }
     printf("context:        %lld (training)\n", (long long)hp->n_ctx_train);
-    printf("rope:           %s, base %g, %lld dims, scaling %s x%g\n", hp->rope_type == SEEK_ROPE_NEOX ? "neox" : "norm",
-           hp->rope_base, (long long)hp->n_rot,
-           hp->rope_scaling == SEEK_ROPE_SCALING_YARN ? "yarn" : hp->rope_scaling == SEEK_ROPE_SCALING_LINEAR ? "linear" : "none",
-           hp->rope_scale);
+    if (hp->alibi) printf("positions:      ALiBi (no RoPE)\n");
+    else
+        printf("rope:           %s, base %g, %lld dims, scaling %s x%g\n", hp->rope_type == SEEK_ROPE_NEOX ? "neox" : "norm",
+               hp->rope_base, (long long)hp->n_rot,
+               hp->rope_scaling == SEEK_ROPE_SCALING_YARN ? "yarn" : hp->rope_scaling == SEEK_ROPE_SCALING_LINEAR ? "linear" : "none",
+               hp->rope_scale);
+    if (hp->window) printf("attention:      sliding window of %d positions\n", hp->window);
+    if (hp->xl_seg)
+        printf("attention:      Transformer-XL memory: a position sees its %d-token segment and the %d positions before it\n",
+               hp->xl_seg, hp->xl_mem);
     printf("rms eps:        %g\n", hp->rms_eps);
     gguf_str tm = {0}, pre = {0};
     char b1[64] = "?", b2[64] = "?";
