@@ -40,7 +40,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 from llama_agree import greedy_agree  # noqa: E402
-from ppl_compare import default_model, is_quantized, perplexity  # noqa: E402
+from ppl_compare import FINAL, default_model, is_quantized, perplexity  # noqa: E402
 
 PROMPT = "To be or not to be"
 
@@ -189,7 +189,7 @@ def main():
                                capture_output=True, text=True, errors="replace")
             if r.returncode != 0:
                 sys.exit(f"seek perplexity --kl-divergence failed on {path}:\n" + "\n".join(r.stderr.strip().splitlines()[-3:]))
-            s_ppl, s_err = (float(v) for v in re.search(r"Final estimate: PPL = ([0-9.]+) \+/- ([0-9.]+)", r.stdout).groups())
+            s_ppl, s_err = (float(v) for v in FINAL.search(r.stdout).groups())
             kld = re.search(r"Mean KLD: ([0-9.]+) \+/- ([0-9.]+)", r.stdout).groups()
             top = re.search(r"Same top: ([0-9.]+)", r.stdout).group(1)
             l_ppl, _, _, _ = perplexity([llama_ppl] + common)

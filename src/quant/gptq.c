@@ -66,7 +66,6 @@ static bool chol_upper(seek_pool *pool, double *V, const double *H, int64_t n) {
 typedef struct {
     float *U;
     const double *V;
-    double *acc; /* (n threads' rows are separate: one row of n per pair index) */
     int64_t n;
 } inv_job;
 
@@ -188,7 +187,7 @@ static bool inverse_factor(seek_pool *pool, const float *H, const int64_t *perm,
     }
     if (!chol_upper(pool, V, Hd, n)) return false;
     for (int64_t i = 0; i < n; i++) U[i * n + i] = 0;
-    inv_job ij = {U, V, NULL, n};
+    inv_job ij = {U, V, n};
     seek_pool_for(pool, (n + 1) / 2, 8, inv_rows, &ij);
     for (int64_t i = 0; i < n; i++)
         if (!(U[i * n + i] > 0) || !isfinite(U[i * n + i])) return false;

@@ -20,25 +20,25 @@ static double nll_of(const float *logits, int64_t n_vocab, int32_t tok) {
     return -((double)(logits[tok] - max) - log(sum));
 }
 
-void seek_log_softmax(float *out, const float *logits, int64_t n) {
-    float max = logits[0];
-    for (int64_t i = 1; i < n; i++) max = logits[i] > max ? logits[i] : max;
+/* log sum_i exp(x_i) (max-shifted, the sum in double), and the index of the largest x_i */
+static double log_sum_exp(const float *x, int64_t n, int64_t *argmax) {
+    int64_t top = 0;
+    for (int64_t i = 1; i < n; i++) top = x[i] > x[top] ? i : top;
     double sum = 0.0;
-    for (int64_t i = 0; i < n; i++) sum += exp((double)logits[i] - max);
-    const double lse = max + log(sum);
+    for (int64_t i = 0; i < n; i++) sum += exp((double)x[i] - x[top]);
+    if (argmax) *argmax = top;
+    return x[top] + log(sum);
+}
+
+void seek_log_softmax(float *out, const float *logits, int64_t n) {
+    const double lse = log_sum_exp(logits, n, NULL);
     for (int64_t i = 0; i < n; i++) out[i] = (float)((double)logits[i] - lse);
 }
 
 void seek_kld_add(seek_kld_stats *s, const float *base_logp, const float *logits, int64_t n) {
-    float max = logits[0];
-    int64_t top_m = 0, top_b = 0;
-    for (int64_t i = 1; i < n; i++) {
-        if (logits[i] > max) max = logits[i], top_m = i;
-        if (base_logp[i] > base_logp[top_b]) top_b = i;
-    }
-    double sum = 0.0;
-    for (int64_t i = 0; i < n; i++) sum += exp((double)logits[i] - max);
-    const double lse = max + log(sum);
+    int64_t top_m, top_b = 0;
+    const double lse = log_sum_exp(logits, n, &top_m);
+    for (int64_t i = 1; i < n; i++) top_b = base_logp[i] > base_logp[top_b] ? i : top_b;
     double kl = 0.0;
     for (int64_t i = 0; i < n; i++) {
         const double lb = base_logp[i];

@@ -258,13 +258,18 @@ static void kill_half_way(void *arg, uint64_t done, uint64_t total) {
     if (arg && done * 2 >= total) raise(SIGKILL);
 }
 
+/* the checkpoint state's view of the training streams' XL memory (NULL without one) */
+static void point_xl_state(trainer *t) {
+    t->state.xl_mem = seek_tstate_xl_memory(t->st, &t->state.xl_n, &t->state.xl_mlen);
+    t->state.xl_b = t->cfg->micro_batch;
+}
+
 static seek_status save(trainer *t) {
     char name[64];
     snprintf(name, sizeof name, "ckpt-%08lld.gguf", (long long)t->state.step);
     const char *kill_at = getenv("SEEK_TEST_KILL_IN_CKPT");
     void *arm = kill_at && atoll(kill_at) == t->state.step ? (void *)1 : NULL;
-    t->state.xl_mem = seek_tstate_xl_memory(t->st, &t->state.xl_n, &t->state.xl_mlen);
-    t->state.xl_b = t->cfg->micro_batch;
+    point_xl_state(t);
     seek_status st = seek_ckpt_write(out_path(t, name), &t->tm, t->cfg, t->tok_gguf, &t->state, kill_half_way, arm);
     if (!st) st = seek_export_write(out_path(t, "model.gguf"), &t->tm, t->cfg, t->tok_gguf);
     if (!st) prune_ckpts(t, 2);
@@ -444,8 +449,7 @@ static seek_status setup(trainer *t, bool resume) {
             goto done;
         }
         if (ck) {
-            t->state.xl_mem = seek_tstate_xl_memory(t->st, &t->state.xl_n, &t->state.xl_mlen);
-            t->state.xl_b = c->micro_batch;
+            point_xl_state(t);
             if ((st = seek_ckpt_read_xl(ck, ck_path, &t->state))) goto done;
         }
     }

@@ -60,8 +60,6 @@ static bool kld_row(void *arg, const float *logits, int64_t n_vocab, int32_t nex
 
 /* Opens the KLD file for the model's vocab and the window: 0, or 1 after a message. */
 static int kld_open(kld_file *k, const char *path, bool write, uint32_t n_vocab, uint32_t n_ctx) {
-    char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
     k->write = write;
     k->n_vocab = n_vocab;
     k->n_ctx = n_ctx;
@@ -70,6 +68,8 @@ static int kld_open(kld_file *k, const char *path, bool write, uint32_t n_vocab,
         return 1;
     }
     if (write) {
+        char tmp[4200];
+        snprintf(tmp, sizeof tmp, "%s.tmp", path);
         uint64_t zero = 0;
         if (!(k->f = fopen(tmp, "wb")) || fwrite("SEEKKLD1", 8, 1, k->f) != 1 || fwrite(&n_vocab, 4, 1, k->f) != 1 ||
             fwrite(&n_ctx, 4, 1, k->f) != 1 || fwrite(&zero, 8, 1, k->f) != 1) {
