@@ -457,7 +457,8 @@ static void check_fp16_helpers(void) {
 static void check_gemm(void) {
     const seek_dtype types[] = {SEEK_TYPE_F32, SEEK_TYPE_F16, SEEK_TYPE_BF16, SEEK_TYPE_Q4_0, SEEK_TYPE_Q4_1,
                                 SEEK_TYPE_Q5_0, SEEK_TYPE_Q5_1, SEEK_TYPE_Q8_0, SEEK_TYPE_Q4_K, SEEK_TYPE_Q5_K, SEEK_TYPE_Q6_K};
-    const int64_t n = 4352, rows = 7, toks = 5; /* odd counts exercise every partial tile */
+    /* odd counts exercise every partial tile; 75 rows, two blocks of packed panels */
+    const int64_t n = 1280, rows = 75, toks = 9, row_counts[] = {1, 3, 7, 8, 9, 64, 75};
     float *x = malloc((size_t)(n * (rows > toks ? rows : toks)) * sizeof(float));
     for (int isa = 0; isa <= (int)seek_cpu_best_isa(); isa++)
         for (size_t ti = 0; ti < sizeof types / sizeof types[0]; ti++) {
@@ -474,9 +475,9 @@ static void check_gemm(void) {
                 fill_row(x, n);
                 ka->from_float(x, a + t * arow, n);
             }
-            for (int64_t nr = 1; nr <= rows; nr += 2)
-                for (int64_t nt = 1; nt <= toks; nt++) {
-                    float out[64], want;
+            float *out = malloc((size_t)(rows * toks) * sizeof(float)), want;
+            for (size_t ri = 0; ri < sizeof row_counts / sizeof row_counts[0]; ri++)
+                for (int64_t nt = 1, nr = row_counts[ri]; nt <= toks; nt++) {
                     k->gemm(n, out, rows, w, wrow, nr, a, arow, nt);
                     int bad = 0;
                     for (int64_t t = 0; t < nt; t++)
@@ -487,6 +488,7 @@ static void check_gemm(void) {
                     CHECK(bad == 0, "%s %s gemm %lldx%lld: %d outputs differ from vec_dot", seek_isa_name((seek_isa)isa),
                           seek_dtype_name(types[ti]), (long long)nr, (long long)nt, bad);
                 }
+            free(out);
             free(w);
             free(a);
         }

@@ -34,6 +34,19 @@ static void test_json(void) {
     static const char *bad[] = {"[1]", "\"x\"", "{a:1}", "{\"a\" 1}", "{\"a\":01}", "{\"a\":1,}", "{\"a\":tru}", "{\"a\":[1}",
                                 "{}x", "{\"a\":\"\x01\"}", "{\"a\":1}}", "{\"a\":\"\\x\"}", "{\"a\":1.}", "{\"a\":         1}"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) CHECK(!accepts(bad[i], NULL), "invalid text %zu ('%s') accepted", i, bad[i]);
+    /* seek_json_need: the length of the shortest completion, written out here by hand */
+    static const char *cut[][2] = {{"", "{}"}, {"{", "}"}, {"{\"a", "\":0}"}, {"{\"a\"", ":0}"}, {"{\"a\":", "0}"},
+                                   {"{\"a\": [1, 2", "]}"}, {"{\"a\": -", "0}"}, {"{\"a\": 1.", "0}"}, {"{\"a\": 1e", "0}"},
+                                   {"{\"a\": tr", "ue}"}, {"{\"a\": \"\\u00", "00\"}"}, {"{\"a\":1,", "\"\":0}"},
+                                   {"{\"a\":[{\"b\":\"x\\", "n\"}]}"}, {"{\"a\":12", "}"}, {"{}", ""}};
+    for (size_t i = 0; i < sizeof cut / sizeof *cut; i++) {
+        seek_json_state st;
+        seek_json_init(&st);
+        CHECK(seek_json_feed(&st, cut[i][0], strlen(cut[i][0])), "cut %zu: prefix refused", i);
+        CHECK(seek_json_need(&st) == (int)strlen(cut[i][1]), "cut %zu ('%s'): need %d, want %zu", i, cut[i][0],
+              seek_json_need(&st), strlen(cut[i][1]));
+        CHECK(seek_json_feed(&st, cut[i][1], strlen(cut[i][1])) && seek_json_done(&st), "cut %zu: completion does not close", i);
+    }
 }
 
 static void test_kv_share(void) {

@@ -55,6 +55,7 @@ static void fill_missing(seek_type_kernels *k, const seek_type_kernels *below) {
         /* gemm must round as vec_dot does, so it only comes along with its own vec_dot */
         k->vec_dot = below->vec_dot;
         k->gemm = below->gemm;
+        k->gemm_all_rows = below->gemm_all_rows;
     }
 }
 

@@ -37,13 +37,14 @@ void op_matmul(const seek_exec *ex, float *out, int64_t out_stride, const seek_w
         }
         act = a->buf;
     }
-    /* Cache blocking: a block of MM_ROWS weight rows stays in L1 while every activation row
-     * passes by once, so activations are read from L2 once per block instead of once per row. */
-    enum { MM_ROWS = 16 };
+    /* Cache blocking: a block of 16 weight rows stays in L1 while every activation row
+     * passes by once, so activations are read from L2 once per block instead of once per row.
+     * Kernels that block for the caches themselves get the thread's rows in one call. */
     int64_t lo, hi;
     seek_split(rows, ex->ith, ex->nth, &lo, &hi);
-    for (int64_t r0 = lo; r0 < hi; r0 += MM_ROWS) {
-        const int64_t r1 = r0 + MM_ROWS < hi ? r0 + MM_ROWS : hi;
+    const int64_t step = k->gemm && k->gemm_all_rows ? hi - lo : 16;
+    for (int64_t r0 = lo; r0 < hi; r0 += step) {
+        const int64_t r1 = r0 + step < hi ? r0 + step : hi;
         if (k->gemm) {
             k->gemm(n, out + r0, out_stride, (const char *)w->data + r0 * w->row_bytes, w->row_bytes, r1 - r0, act,
                     act_row, n_tok);

@@ -37,6 +37,7 @@ typedef struct {
     seek_from_float_fn from_float;  /* quantize n values into this type (reference quantizer) */
     seek_vec_dot_fn vec_dot;
     seek_gemm_fn gemm;              /* only together with this table's own vec_dot */
+    bool gemm_all_rows;             /* gemm blocks for the caches itself: give it all rows at once */
 } seek_type_kernels;
 
 /* The kernel table of `t` for `isa`; entries a variant lacks are filled from the scalar table.

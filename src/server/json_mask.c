@@ -161,6 +161,22 @@ static bool number_end(seek_json_state *s, unsigned char c) {
     return step(s, c);
 }
 
+int seek_json_need(const seek_json_state *s) {
+    const int close = s->depth; /* one bracket per open container */
+    switch (s->st) {
+    case J_START: return 2;                             /* {} */
+    case J_VALUE: case J_NUM_SIGN: case J_NUM_DOT: case J_NUM_E: case J_NUM_ESIGN: return 1 + close; /* 0 */
+    case J_KEY: return 4 + close;                       /* "":0 */
+    case J_COLON: return 2 + close;                     /* :0 */
+    case J_STRING: return 1 + (s->in_key ? 2 : 0) + close;
+    case J_ESCAPE: return 2 + (s->in_key ? 2 : 0) + close;
+    case J_UNICODE: return 4 - s->sub + 1 + (s->in_key ? 2 : 0) + close;
+    case J_LITERAL: return (int)strlen(s->lit == 't' ? "true" : s->lit == 'f' ? "false" : "null") - s->sub + close;
+    case J_END: return 0;
+    default: return close; /* after a value, inside an empty container, or in a complete number */
+    }
+}
+
 bool seek_json_feed(seek_json_state *s, const char *p, size_t n) {
     for (size_t i = 0; i < n; i++)
         if (!step(s, (unsigned char)p[i])) return false;

@@ -292,19 +292,24 @@ static void sample_slot(seek_sched *s, slot *sl, const float *row) {
     const seek_tokenizer *tok = s->m->tok;
     const float *logits = row;
     if (r->json_mode) { /* ban every token that cannot continue the JSON object */
-        memcpy(s->logits, row, (size_t)V * sizeof(float));
         const bool done = seek_json_done(&sl->json);
-        for (int32_t i = 0; i < V; i++) {
-            const char *p = s->pieces + s->piece_off[i];
-            const size_t n = (size_t)(s->piece_off[i + 1] - s->piece_off[i]);
-            bool ok;
-            if (done || n == 0) ok = done && seek_tokenizer_is_eog(tok, i);
-            else {
-                seek_json_state js = sl->json;
-                ok = seek_json_feed(&js, p, n);
+        /* after this token, `left` more may come: what remains to close must fit (every
+         * closing byte is a token of its own in byte-level vocabularies) */
+        const int left = r->max_tokens - r->n_gen - 1;
+        int n_ok = 0;
+        for (int pass = 0; pass < 2 && n_ok == 0; pass++) /* pass 1: no token fits, drop the budget */
+            for (int32_t i = 0; i < V; i++) {
+                const char *p = s->pieces + s->piece_off[i];
+                const size_t n = (size_t)(s->piece_off[i + 1] - s->piece_off[i]);
+                bool ok;
+                if (done || n == 0) ok = done && seek_tokenizer_is_eog(tok, i);
+                else {
+                    seek_json_state js = sl->json;
+                    ok = seek_json_feed(&js, p, n) && (pass == 1 || seek_json_need(&js) <= left);
+                }
+                s->logits[i] = ok ? row[i] : -INFINITY;
+                n_ok += ok;
             }
-            if (!ok) s->logits[i] = -INFINITY;
-        }
         logits = s->logits;
     }
     const int32_t id = seek_sampler_sample(&sl->smp, logits);

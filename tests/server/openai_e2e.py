@@ -510,6 +510,15 @@ def t_json(env):
     except (ValueError, TypeError):
         ok = False
     check("json_object (completions): text parses as JSON", ok, "finish=%r %r" % (r.choices[0].finish_reason, text))
+    # cut short by max_tokens, the object still closes: the mask keeps room for the closing bytes
+    r = env.client.chat.completions.create(model=env.model, messages=msgs, max_tokens=9, temperature=0,
+                                           response_format={"type": "json_object"})
+    text = r.choices[0].message.content
+    try:
+        ok = isinstance(json.loads(text), dict) and r.usage.completion_tokens <= 9
+    except (ValueError, TypeError):
+        ok = False
+    check("json_object: an object cut by max_tokens=9 still closes", ok, "finish=%r %r" % (r.choices[0].finish_reason, text))
 
 
 @section("errors")

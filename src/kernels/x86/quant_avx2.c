@@ -3,6 +3,7 @@
  * 16-bit float conversions. Built with -mavx2 -mfma -mf16c -mbmi2; dispatch.c only picks it when
  * cpuid says so. Kernels it lacks come from quant_scalar.c. Not for AVX-512 (quant_avx512.c). */
 #include <stddef.h>
+#include <stdlib.h>
 
 #include "kernels/quant_variants.h"
 
@@ -201,99 +202,303 @@ ALWAYS_INLINE __m256i q5_1_bytes(const uint8_t *blk) {
 
 typedef __m256i (*bytes_fn)(const uint8_t *blk);
 
+/* Products of 32-value blocks with Q8_0 / Q8_1 activations. Every output (weight row r,
+ * activation row t) is computed block by block as
+ *     acc = fma(d_w * d_a, (float)isum, acc)       isum: the block's exact integer dot product
+ *     sm  = fma(m_w, s_a, sm)                       (the _1 formats' minimum; sm = 0 otherwise)
+ * and out = acc + sm, with 8 rows in the 8 lanes of a vector. Two ways get there, bit for bit
+ * alike, so batching never changes a result:
+ *   direct (decode, a few tokens): each row's block read from the file, its partial sums folded
+ *     with 7 other rows' into one vector by a tree of hadds;
+ *   packed (prefill): 64 rows at a time copied into panels of 8 rows whose bytes interleave
+ *     4 values of each row, so one broadcast 4-byte word of activations meets 8 rows in one
+ *     maddubs. Signed weights meet unsigned activations (a + 128, a ^ 0x80) and the 128 * sum(w)
+ *     this adds is taken off per block; the int16 pair sums are added up G groups at a time,
+ *     with G as large as the format's range allows without saturating. Q8_0 weights are too
+ *     wide for that and are packed as int16 pairs for madd against int16 activations. */
 
+typedef struct {
+    bool has_min;  /* the _1 formats: unsigned levels and a minimum m_w */
+    bool wide;     /* Q8_0: int16 panels */
+    int groups;    /* 4-byte groups summed in int16 before madd (the narrow panels) */
+    size_t bytes;  /* the block's size */
+    bytes_fn weights;
+} b32_format;
 
-#define B32_ROWS 2
-#define B32_TOKS 4
+#define B32_LANES 8
+#define B32_PANEL_ROWS 64 /* rows packed at a time: their panels stay in L2 */
+#define B32_TOKS 4        /* activation rows per microkernel */
+#define B32_PACK_MIN 4    /* fewer activation rows go the direct way */
 
-/* Calls TILE(R, T) with compile-time R <= 2, T <= 4 equal to the runtime r, t. */
-#define B32_SWITCH(r, t, TILE)                                                                    \
-    switch ((r) * 8 + (t)) {                                                                      \
-    case 2 * 8 + 4: TILE(2, 4); break;                                                            \
-    case 2 * 8 + 3: TILE(2, 3); break;                                                            \
-    case 2 * 8 + 2: TILE(2, 2); break;                                                            \
-    case 2 * 8 + 1: TILE(2, 1); break;                                                            \
-    case 1 * 8 + 4: TILE(1, 4); break;                                                            \
-    case 1 * 8 + 3: TILE(1, 3); break;                                                            \
-    case 1 * 8 + 2: TILE(1, 2); break;                                                            \
-    default: TILE(1, 1); break;                                                                   \
+ALWAYS_INLINE size_t b32_act_bytes(const b32_format *f) { return f->has_min ? sizeof(block_q8_1) : sizeof(block_q8_0); }
+ALWAYS_INLINE size_t b32_act_qs(const b32_format *f) { return f->has_min ? offsetof(block_q8_1, qs) : offsetof(block_q8_0, qs); }
+
+/* The 8-lane vectors p[0..7] -> lane r = the sum of p[r]'s lanes. */
+ALWAYS_INLINE __m256i rows8_sum(const __m256i p[8]) {
+    const __m256i h0 = _mm256_hadd_epi32(_mm256_hadd_epi32(p[0], p[1]), _mm256_hadd_epi32(p[2], p[3]));
+    const __m256i h1 = _mm256_hadd_epi32(_mm256_hadd_epi32(p[4], p[5]), _mm256_hadd_epi32(p[6], p[7]));
+    return _mm256_add_epi32(_mm256_permute2x128_si256(h0, h1, 0x20), _mm256_permute2x128_si256(h0, h1, 0x31));
+}
+
+/* The fp16 at p + r * stride for r < R as 8 floats (0 beyond R), assembled in registers (a
+ * vector load of 16-bit stores would stall on store forwarding). */
+ALWAYS_INLINE int f16_bits(const uint8_t *p) {
+    uint16_t h;
+    memcpy(&h, p, sizeof h);
+    return h;
+}
+ALWAYS_INLINE __m256 f16_rows(const uint8_t *p, size_t stride, const int R) {
+    __m128i h = _mm_cvtsi32_si128(f16_bits(p));
+#define F16_LANE(i) if (R > i) h = _mm_insert_epi16(h, f16_bits(p + i * stride), i)
+    F16_LANE(1); F16_LANE(2); F16_LANE(3); F16_LANE(4); F16_LANE(5); F16_LANE(6); F16_LANE(7);
+#undef F16_LANE
+    return _mm256_cvtph_ps(h);
+}
+
+ALWAYS_INLINE void store_rows(float *out, __m256 v, int R) {
+    if (R == B32_LANES) {
+        _mm256_storeu_ps(out, v);
+        return;
     }
+    float tmp[B32_LANES];
+    _mm256_storeu_ps(tmp, v);
+    for (int r = 0; r < R; r++) out[r] = tmp[r];
+}
 
-/* R weight rows x T activation rows of a 32-value block format: per block and output,
- * acc += d_w*d_a * (integer dot) into the output's one accumulator, and for the _1 formats
- * summ += m_w * s_a; the same sequence for every output whatever R and T are. Signed weights
- * have their absolute values taken once per block for all T activation rows. */
-ALWAYS_INLINE void tile_b32(const int R, const int T, int64_t n, float *out, int64_t os, const uint8_t *w, size_t ws,
-                            size_t bytes, const uint8_t *a, size_t as, bool has_min, bytes_fn weights) {
-    const int64_t nb = n / QK;
-    const size_t abytes = has_min ? sizeof(block_q8_1) : sizeof(block_q8_0);
-    const size_t qa_off = has_min ? offsetof(block_q8_1, qs) : offsetof(block_q8_0, qs);
+/* R <= 8 rows x one activation row, straight from the file. Each row's partial sums go to a
+ * small buffer first, so the rows are read one after another (one stream for the prefetcher);
+ * the second pass folds 8 rows at a time. Signed weights have their sign moved onto the
+ * activations (|w| <= 128, a in -127..127: maddubs cannot saturate). */
+#define B32_CHUNK 64 /* blocks per pass: the buffer is 64 x 8 x 32 bytes */
+ALWAYS_INLINE void b32_direct(const int R, int64_t nb, float *out, const uint8_t *w, size_t ws, const uint8_t *y,
+                              const b32_format *f) {
+    const size_t abytes = b32_act_bytes(f), qa = b32_act_qs(f);
     const __m256i ones = _mm256_set1_epi16(1);
-    __m256 acc[2][4];
-    float summ[2][4];
-    _Pragma("GCC unroll 4") for (int r = 0; r < R; r++)
-        _Pragma("GCC unroll 4") for (int t = 0; t < T; t++) {
-            acc[r][t] = _mm256_setzero_ps();
-            summ[r][t] = 0.0f;
-        }
-    for (int64_t b = 0; b < nb; b++) {
-        __m256i wq[2], aw[2];
-        float dw[2], mw[2];
-        _Pragma("GCC unroll 4") for (int r = 0; r < R; r++) {
-            const uint8_t *x = w + r * ws + b * bytes;
-            wq[r] = weights(x);
-            aw[r] = has_min ? wq[r] : _mm256_sign_epi8(wq[r], wq[r]);
-            dw[r] = f16_at(x);
-            mw[r] = has_min ? f16_at(x + 2) : 0.0f;
-        }
-        _Pragma("GCC unroll 4") for (int t = 0; t < T; t++) {
-            const uint8_t *y = a + t * as + b * abytes;
-            const __m256i qy = _mm256_loadu_si256((const __m256i *)(y + qa_off));
-            const float da = f16_at(y), sa = has_min ? f16_at(y + 2) : 0.0f;
-            _Pragma("GCC unroll 4") for (int r = 0; r < R; r++) {
-                /* signed weights: |w| times y with w's sign moved onto y; |w| <= 128 and y in
-                 * -127..127 (the activation quantizers never make -128), so the 16-bit pair
-                 * sums of maddubs cannot saturate */
-                const __m256i sy = has_min ? qy : _mm256_sign_epi8(qy, wq[r]);
-                const __m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(aw[r], sy), ones);
-                acc[r][t] = _mm256_fmadd_ps(_mm256_set1_ps(dw[r] * da), _mm256_cvtepi32_ps(p), acc[r][t]);
-                if (has_min) summ[r][t] += mw[r] * sa;
+    __m256i part[B32_CHUNK][B32_LANES];
+    __m256 acc = _mm256_setzero_ps(), sm = _mm256_setzero_ps();
+    for (int64_t b0 = 0; b0 < nb; b0 += B32_CHUNK) {
+        const int64_t nc = nb - b0 < B32_CHUNK ? nb - b0 : B32_CHUNK;
+        _Pragma("GCC unroll 8") for (int r = 0; r < B32_LANES; r++)
+            for (int64_t c = 0; c < nc; c++) {
+                if (r >= R) {
+                    part[c][r] = _mm256_setzero_si256();
+                    continue;
+                }
+                const __m256i qy = _mm256_loadu_si256((const __m256i *)(y + (b0 + c) * abytes + qa));
+                const __m256i wq = f->weights(w + r * ws + (b0 + c) * f->bytes);
+                const __m256i m = f->has_min ? _mm256_maddubs_epi16(wq, qy)
+                                             : _mm256_maddubs_epi16(_mm256_sign_epi8(wq, wq), _mm256_sign_epi8(qy, wq));
+                part[c][r] = _mm256_madd_epi16(m, ones);
             }
+        for (int64_t c = 0; c < nc; c++) {
+            const uint8_t *ya = y + (b0 + c) * abytes, *wb = w + (b0 + c) * f->bytes;
+            const __m256 scale = _mm256_mul_ps(f16_rows(wb, ws, R), _mm256_set1_ps(f16_at(ya)));
+            acc = _mm256_fmadd_ps(scale, _mm256_cvtepi32_ps(rows8_sum(part[c])), acc);
+            if (f->has_min) sm = _mm256_fmadd_ps(f16_rows(wb + 2, ws, R), _mm256_set1_ps(f16_at(ya + 2)), sm);
         }
     }
-    _Pragma("GCC unroll 4") for (int r = 0; r < R; r++)
-        _Pragma("GCC unroll 4") for (int t = 0; t < T; t++) out[t * os + r] = hsum_ps(acc[r][t]) + summ[r][t];
+    store_rows(out, f->has_min ? _mm256_add_ps(acc, sm) : acc, R);
+}
+
+/* One block of a panel: the weights (narrow: 8 groups x 8 rows x 4 bytes; wide: 16 pairs x
+ * 8 rows x 2 int16), then per row 128 * sum(w) (narrow only), d_w and m_w. */
+ALWAYS_INLINE size_t b32_panel_wbytes(const b32_format *f) { return f->wide ? 512 : 256; }
+ALWAYS_INLINE size_t b32_panel_block(const b32_format *f) { return b32_panel_wbytes(f) + 3 * 32; }
+
+/* Rows w[0 .. R) (R <= 8) of nb blocks into one panel; missing rows are zeros. */
+ALWAYS_INLINE void b32_pack(const int R, int64_t nb, uint8_t *panel, const uint8_t *w, size_t ws, const b32_format *f) {
+    const size_t wbytes = b32_panel_wbytes(f), pbytes = b32_panel_block(f);
+    for (int64_t b = 0; b < nb; b++) {
+        uint8_t *pb = panel + b * pbytes;
+        int8_t v[B32_LANES][QK];
+        int32_t corr[B32_LANES] = {0};
+        float dw[B32_LANES] = {0}, mw[B32_LANES] = {0};
+        memset(v, 0, sizeof v);
+        for (int r = 0; r < R; r++) {
+            const uint8_t *x = w + r * ws + b * f->bytes;
+            _mm256_storeu_si256((__m256i *)v[r], f->weights(x));
+            for (int k = 0; k < QK; k++) corr[r] += v[r][k];
+            corr[r] *= 128;
+            dw[r] = f16_at(x);
+            if (f->has_min) mw[r] = f16_at(x + 2);
+        }
+        for (int r = 0; r < B32_LANES; r++) {
+            if (f->wide)
+                for (int j = 0; j < QK / 2; j++) {
+                    const int16_t pair[2] = {v[r][2 * j], v[r][2 * j + 1]};
+                    memcpy(pb + 32 * j + 4 * r, pair, 4);
+                }
+            else
+                for (int g = 0; g < QK / 4; g++) memcpy(pb + 32 * g + 4 * r, &v[r][4 * g], 4);
+        }
+        memcpy(pb + wbytes, corr, 32);
+        memcpy(pb + wbytes + 32, dw, 32);
+        memcpy(pb + wbytes + 64, mw, 32);
+    }
+}
+
+/* T activation rows as the panels want them: bytes a ^ 0x80 (narrow) or int16 a (wide), d_a
+ * and s_a as floats. */
+typedef struct {
+    uint8_t *q;   /* T rows of n bytes (narrow) or n int16 (wide) */
+    float *d, *s; /* T rows of nb */
+    size_t q_row;
+} b32_acts;
+
+ALWAYS_INLINE void b32_prep(int T, int64_t nb, b32_acts *p, const uint8_t *a, size_t as, const b32_format *f) {
+    const size_t abytes = b32_act_bytes(f), qa = b32_act_qs(f);
+    for (int t = 0; t < T; t++)
+        for (int64_t b = 0; b < nb; b++) {
+            const uint8_t *ya = a + t * as + b * abytes;
+            const __m256i q = _mm256_loadu_si256((const __m256i *)(ya + qa));
+            uint8_t *dst = p->q + t * p->q_row + b * (f->wide ? 2 * QK : QK);
+            if (f->wide) {
+                _mm256_storeu_si256((__m256i *)dst, _mm256_cvtepi8_epi16(_mm256_castsi256_si128(q)));
+                _mm256_storeu_si256((__m256i *)dst + 1, _mm256_cvtepi8_epi16(_mm256_extracti128_si256(q, 1)));
+            } else {
+                _mm256_storeu_si256((__m256i *)dst, _mm256_xor_si256(q, _mm256_set1_epi8((char)0x80)));
+            }
+            p->d[t * nb + b] = f16_at(ya);
+            p->s[t * nb + b] = f->has_min ? f16_at(ya + 2) : 0.0f;
+        }
+}
+
+ALWAYS_INLINE __m256i bcast32(const uint8_t *p) {
+    int32_t x;
+    memcpy(&x, p, 4);
+    return _mm256_set1_epi32(x);
+}
+
+/* One panel (R valid rows) x T prepared activation rows. */
+ALWAYS_INLINE void b32_panel(const int T, const int R, int64_t nb, float *out, int64_t os, const uint8_t *panel,
+                             const b32_acts *p, const b32_format *f) {
+    const size_t wbytes = b32_panel_wbytes(f), pbytes = b32_panel_block(f);
+    const __m256i ones = _mm256_set1_epi16(1);
+    __m256 acc[B32_TOKS], sm[B32_TOKS];
+    for (int t = 0; t < T; t++) acc[t] = sm[t] = _mm256_setzero_ps();
+    for (int64_t b = 0; b < nb; b++) {
+        const uint8_t *pb = panel + b * pbytes;
+        __m256i isum[B32_TOKS];
+        if (f->wide) {
+            const uint8_t *q = p->q + b * 2 * QK;
+            _Pragma("GCC unroll 16") for (int j = 0; j < QK / 2; j++) {
+                const __m256i wj = _mm256_loadu_si256((const __m256i *)(pb + 32 * j));
+                _Pragma("GCC unroll 4") for (int t = 0; t < T; t++) {
+                    const __m256i m = _mm256_madd_epi16(wj, bcast32(q + t * p->q_row + 4 * j));
+                    isum[t] = j == 0 ? m : _mm256_add_epi32(isum[t], m);
+                }
+            }
+        } else {
+            const int G = f->groups;
+            const uint8_t *q = p->q + b * QK;
+            __m256i s16[B32_TOKS];
+            _Pragma("GCC unroll 8") for (int g = 0; g < QK / 4; g++) {
+                const __m256i wg = _mm256_loadu_si256((const __m256i *)(pb + 32 * g));
+                _Pragma("GCC unroll 4") for (int t = 0; t < T; t++) {
+                    const __m256i m = _mm256_maddubs_epi16(bcast32(q + t * p->q_row + 4 * g), wg);
+                    s16[t] = g % G == 0 ? m : _mm256_add_epi16(s16[t], m);
+                    if (g % G == G - 1) {
+                        const __m256i s32 = _mm256_madd_epi16(s16[t], ones);
+                        isum[t] = g == G - 1 ? s32 : _mm256_add_epi32(isum[t], s32);
+                    }
+                }
+            }
+            const __m256i corr = _mm256_loadu_si256((const __m256i *)(pb + wbytes));
+            for (int t = 0; t < T; t++) isum[t] = _mm256_sub_epi32(isum[t], corr);
+        }
+        const __m256 dw = _mm256_loadu_ps((const float *)(pb + wbytes + 32));
+        _Pragma("GCC unroll 4") for (int t = 0; t < T; t++) {
+            const __m256 scale = _mm256_mul_ps(dw, _mm256_set1_ps(p->d[t * nb + b]));
+            acc[t] = _mm256_fmadd_ps(scale, _mm256_cvtepi32_ps(isum[t]), acc[t]);
+        }
+        if (f->has_min) {
+            const __m256 mw = _mm256_loadu_ps((const float *)(pb + wbytes + 64));
+            _Pragma("GCC unroll 4") for (int t = 0; t < T; t++)
+                sm[t] = _mm256_fmadd_ps(mw, _mm256_set1_ps(p->s[t * nb + b]), sm[t]);
+        }
+    }
+    for (int t = 0; t < T; t++) store_rows(out + t * os, f->has_min ? _mm256_add_ps(acc[t], sm[t]) : acc[t], R);
+}
+
+/* Calls PANEL(T) with a compile-time T equal to the runtime t (1..B32_TOKS). */
+#define B32_TOK_SWITCH(t, PANEL)                                                                  \
+    switch (t) {                                                                                  \
+    case 4: PANEL(4); break;                                                                      \
+    case 3: PANEL(3); break;                                                                      \
+    case 2: PANEL(2); break;                                                                      \
+    default: PANEL(1); break;                                                                     \
+    }
+
+ALWAYS_INLINE void b32_direct_rows(int64_t n, float *out, int64_t os, const uint8_t *w, size_t ws, int64_t nr,
+                                   const uint8_t *a, size_t as, int64_t nt, const b32_format *f) {
+    const int64_t nb = n / QK;
+    for (int64_t r0 = 0; r0 < nr; r0 += B32_LANES)
+        for (int64_t t = 0; t < nt; t++) {
+            float *o = out + t * os + r0;
+            const uint8_t *wr = w + r0 * ws, *y = a + t * as;
+            if (nr - r0 >= B32_LANES)
+                b32_direct(B32_LANES, nb, o, wr, ws, y, f);
+            else
+                b32_direct((int)(nr - r0), nb, o, wr, ws, y, f);
+        }
 }
 
 ALWAYS_INLINE void gemm_b32(int64_t n, float *out, int64_t os, const void *w, size_t ws, int64_t nr, const void *a,
-                            size_t as, int64_t nt, size_t bytes, bool has_min, bytes_fn weights) {
-    /* tiles of B32_ROWS x B32_TOKS keep all accumulators in the 16 ymm registers */
-    const int rows = nt == 1 ? 1 : B32_ROWS; /* decode: row after row, as in gemm_plain */
-    for (int64_t t0 = 0; t0 < nt; t0 += B32_TOKS)
-        for (int64_t r0 = 0; r0 < nr; r0 += rows) {
-            const int R = nr - r0 < rows ? (int)(nr - r0) : rows;
-            const int T = nt - t0 < B32_TOKS ? (int)(nt - t0) : B32_TOKS;
-            float *o = out + t0 * os + r0;
-            const uint8_t *wr = (const uint8_t *)w + r0 * ws, *at = (const uint8_t *)a + t0 * as;
-#define B32_TILE(R_, T_) tile_b32(R_, T_, n, o, os, wr, ws, bytes, at, as, has_min, weights)
-            B32_SWITCH(R, T, B32_TILE)
-#undef B32_TILE
+                            size_t as, int64_t nt, const b32_format *f) {
+    const int64_t nb = n / QK;
+    const size_t pbytes = (size_t)nb * b32_panel_block(f), q_row = (size_t)n * (f->wide ? 2 : 1);
+    uint8_t *panels = nt >= B32_PACK_MIN ? malloc(B32_PANEL_ROWS / B32_LANES * pbytes) : NULL;
+    uint8_t *prep = panels ? malloc(B32_TOKS * (q_row + 2 * (size_t)nb * sizeof(float))) : NULL;
+    if (!prep) { /* few tokens, or no memory: the direct way gives the same bits */
+        free(panels);
+        b32_direct_rows(n, out, os, w, ws, nr, a, as, nt, f);
+        return;
+    }
+    b32_acts p = {prep, (float *)(prep + B32_TOKS * q_row), (float *)(prep + B32_TOKS * q_row) + B32_TOKS * nb, q_row};
+    for (int64_t r0 = 0; r0 < nr; r0 += B32_PANEL_ROWS) {
+        const int64_t rb = nr - r0 < B32_PANEL_ROWS ? nr - r0 : B32_PANEL_ROWS;
+        for (int64_t i = 0; i * B32_LANES < rb; i++) {
+            const int R = rb - i * B32_LANES < B32_LANES ? (int)(rb - i * B32_LANES) : B32_LANES;
+            const uint8_t *wr = (const uint8_t *)w + (r0 + i * B32_LANES) * ws;
+            if (R == B32_LANES)
+                b32_pack(B32_LANES, nb, panels + i * pbytes, wr, ws, f);
+            else
+                b32_pack(R, nb, panels + i * pbytes, wr, ws, f);
         }
+        for (int64_t t0 = 0; t0 < nt; t0 += B32_TOKS) {
+            const int T = nt - t0 < B32_TOKS ? (int)(nt - t0) : B32_TOKS;
+            b32_prep(T, nb, &p, (const uint8_t *)a + t0 * as, as, f);
+            for (int64_t i = 0; i * B32_LANES < rb; i++) {
+                const int R = rb - i * B32_LANES < B32_LANES ? (int)(rb - i * B32_LANES) : B32_LANES;
+                float *o = out + t0 * os + r0 + i * B32_LANES;
+                const uint8_t *pan = panels + i * pbytes;
+#define B32_PANEL(T_) b32_panel(T_, R, nb, o, os, pan, &p, f)
+                B32_TOK_SWITCH(T, B32_PANEL)
+#undef B32_PANEL
+            }
+        }
+    }
+    free(prep);
+    free(panels);
 }
 
-#define BLOCK32_GEMM(name, block_t, has_min)                                                     \
+#define BLOCK32_GEMM(name, block_t, has_min_, wide_, groups_)                                      \
+    static const b32_format name##_format = {has_min_, wide_, groups_, sizeof(block_t), name##_bytes}; \
     static void name##_gemm(int64_t n, float *out, int64_t os, const void *w, size_t ws, int64_t nr, const void *a, \
                             size_t as, int64_t nt) {                                              \
-        gemm_b32(n, out, os, w, ws, nr, a, as, nt, sizeof(block_t), has_min, name##_bytes);       \
+        const b32_format f = name##_format;                                                       \
+        gemm_b32(n, out, os, w, ws, nr, a, as, nt, &f);                                           \
     }                                                                                             \
-    static void name##_vec_dot(int64_t n, float *out, const void *w, const void *a) {       \
-        tile_b32(1, 1, n, out, 0, w, 0, sizeof(block_t), a, 0, has_min, name##_bytes);            \
+    static void name##_vec_dot(int64_t n, float *out, const void *w, const void *a) {             \
+        const b32_format f = name##_format;                                                       \
+        b32_direct(1, n / QK, out, w, 0, a, &f);                                                  \
     }
-BLOCK32_GEMM(q4_0, block_q4_0, false)
-BLOCK32_GEMM(q5_0, block_q5_0, false)
-BLOCK32_GEMM(q8_0, block_q8_0, false)
-BLOCK32_GEMM(q4_1, block_q4_1, true)
-BLOCK32_GEMM(q5_1, block_q5_1, true)
+/* groups: the largest G with G * 2 * 255 * max|w| <= 32767 */
+BLOCK32_GEMM(q4_0, block_q4_0, false, false, 8)
+BLOCK32_GEMM(q5_0, block_q5_0, false, false, 4)
+BLOCK32_GEMM(q8_0, block_q8_0, false, true, 1)
+BLOCK32_GEMM(q4_1, block_q4_1, true, false, 4)
+BLOCK32_GEMM(q5_1, block_q5_1, true, false, 2)
 
 /* ---- activation quantizers ---- */
 
@@ -524,11 +729,11 @@ static const seek_type_kernels avx2_table[SEEK_TYPE_COUNT] = {
     [SEEK_TYPE_F32] = {.vec_dot = f32_vec_dot, .gemm = f32_gemm},
     [SEEK_TYPE_F16] = {.to_float = f16_to_float, .from_float = f16_from_float, .vec_dot = f16_vec_dot, .gemm = f16_gemm},
     [SEEK_TYPE_BF16] = {.to_float = bf16_to_float, .vec_dot = bf16_vec_dot, .gemm = bf16_gemm},
-    [SEEK_TYPE_Q4_0] = {.vec_dot = q4_0_vec_dot, .gemm = q4_0_gemm},
-    [SEEK_TYPE_Q4_1] = {.vec_dot = q4_1_vec_dot, .gemm = q4_1_gemm},
-    [SEEK_TYPE_Q5_0] = {.vec_dot = q5_0_vec_dot, .gemm = q5_0_gemm},
-    [SEEK_TYPE_Q5_1] = {.vec_dot = q5_1_vec_dot, .gemm = q5_1_gemm},
-    [SEEK_TYPE_Q8_0] = {.from_float = q8_0_from_float, .vec_dot = q8_0_vec_dot, .gemm = q8_0_gemm},
+    [SEEK_TYPE_Q4_0] = {.vec_dot = q4_0_vec_dot, .gemm = q4_0_gemm, .gemm_all_rows = true},
+    [SEEK_TYPE_Q4_1] = {.vec_dot = q4_1_vec_dot, .gemm = q4_1_gemm, .gemm_all_rows = true},
+    [SEEK_TYPE_Q5_0] = {.vec_dot = q5_0_vec_dot, .gemm = q5_0_gemm, .gemm_all_rows = true},
+    [SEEK_TYPE_Q5_1] = {.vec_dot = q5_1_vec_dot, .gemm = q5_1_gemm, .gemm_all_rows = true},
+    [SEEK_TYPE_Q8_0] = {.from_float = q8_0_from_float, .vec_dot = q8_0_vec_dot, .gemm = q8_0_gemm, .gemm_all_rows = true},
     [SEEK_TYPE_Q8_1] = {.from_float = q8_1_from_float},
     [SEEK_TYPE_Q4_K] = {.vec_dot = q4_K_vec_dot},
     [SEEK_TYPE_Q5_K] = {.vec_dot = q5_K_vec_dot},
