@@ -86,26 +86,26 @@ ALWAYS_INLINE void tile_plain(const int R, const int T, int64_t n, float *out, i
                               const float *a, int64_t as, load8_fn load8, load1_fn load1) {
     __m256 acc[2][3][2];
     _Pragma("GCC unroll 4") for (int r = 0; r < R; r++)
-        _Pragma("GCC unroll 4") for (int t = 0; t < T; t++) acc[r][t][0] = acc[r][t][1] = _mm256_setzero_ps();
+        _Pragma("GCC unroll 8") for (int t = 0; t < T; t++) acc[r][t][0] = acc[r][t][1] = _mm256_setzero_ps();
     int64_t i = 0;
     for (; i + 16 <= n; i += 16)
         _Pragma("GCC unroll 2") for (int h = 0; h < 2; h++) {
             __m256 wv[2];
             _Pragma("GCC unroll 4") for (int r = 0; r < R; r++) wv[r] = load8(w + r * ws, i + 8 * h);
-            _Pragma("GCC unroll 4") for (int t = 0; t < T; t++) {
+            _Pragma("GCC unroll 8") for (int t = 0; t < T; t++) {
                 const __m256 av = _mm256_loadu_ps(a + t * as + i + 8 * h);
                 _Pragma("GCC unroll 4") for (int r = 0; r < R; r++) acc[r][t][h] = _mm256_fmadd_ps(wv[r], av, acc[r][t][h]);
             }
         }
     if (i + 8 <= n) {
-        _Pragma("GCC unroll 4") for (int t = 0; t < T; t++) {
+        _Pragma("GCC unroll 8") for (int t = 0; t < T; t++) {
             const __m256 av = _mm256_loadu_ps(a + t * as + i);
             _Pragma("GCC unroll 4") for (int r = 0; r < R; r++) acc[r][t][0] = _mm256_fmadd_ps(load8(w + r * ws, i), av, acc[r][t][0]);
         }
         i += 8;
     }
     _Pragma("GCC unroll 4") for (int r = 0; r < R; r++)
-        _Pragma("GCC unroll 4") for (int t = 0; t < T; t++) {
+        _Pragma("GCC unroll 8") for (int t = 0; t < T; t++) {
             float sum = hsum_ps(_mm256_add_ps(acc[r][t][0], acc[r][t][1]));
             for (int64_t j = i; j < n; j++) sum += load1(w + r * ws, j) * a[t * as + j];
             out[t * os + r] = sum;
@@ -227,7 +227,7 @@ typedef struct {
 
 #define B32_LANES 8
 #define B32_PANEL_ROWS 64 /* rows packed at a time: their panels stay in L2 */
-#define B32_TOKS 4        /* activation rows per microkernel */
+#define B32_TOKS 6        /* activation rows per microkernel */
 #define B32_PACK_MIN 4    /* fewer activation rows go the direct way */
 
 ALWAYS_INLINE size_t b32_act_bytes(const b32_format *f) { return f->has_min ? sizeof(block_q8_1) : sizeof(block_q8_0); }
@@ -375,7 +375,7 @@ ALWAYS_INLINE void b32_panel(const int T, const int R, int64_t nb, float *out, i
     const size_t wbytes = b32_panel_wbytes(f), pbytes = b32_panel_block(f);
     const __m256i ones = _mm256_set1_epi16(1);
     __m256 acc[B32_TOKS], sm[B32_TOKS];
-    for (int t = 0; t < T; t++) acc[t] = sm[t] = _mm256_setzero_ps();
+    _Pragma("GCC unroll 8") for (int t = 0; t < T; t++) acc[t] = sm[t] = _mm256_setzero_ps();
     for (int64_t b = 0; b < nb; b++) {
         const uint8_t *pb = panel + b * pbytes;
         __m256i isum[B32_TOKS];
@@ -383,9 +383,10 @@ ALWAYS_INLINE void b32_panel(const int T, const int R, int64_t nb, float *out, i
             const uint8_t *q = p->q + b * 2 * QK;
             _Pragma("GCC unroll 16") for (int j = 0; j < QK / 2; j++) {
                 const __m256i wj = _mm256_loadu_si256((const __m256i *)(pb + 32 * j));
-                _Pragma("GCC unroll 4") for (int t = 0; t < T; t++) {
+                _Pragma("GCC unroll 8") for (int t = 0; t < T; t++) {
                     const __m256i m = _mm256_madd_epi16(wj, bcast32(q + t * p->q_row + 4 * j));
                     isum[t] = j == 0 ? m : _mm256_add_epi32(isum[t], m);
+                    ROUNDED(isum[t]); /* keeps GCC from regrouping the sums (and spilling) */
                 }
             }
         } else {
@@ -394,9 +395,10 @@ ALWAYS_INLINE void b32_panel(const int T, const int R, int64_t nb, float *out, i
             __m256i s16[B32_TOKS];
             _Pragma("GCC unroll 8") for (int g = 0; g < QK / 4; g++) {
                 const __m256i wg = _mm256_loadu_si256((const __m256i *)(pb + 32 * g));
-                _Pragma("GCC unroll 4") for (int t = 0; t < T; t++) {
+                _Pragma("GCC unroll 8") for (int t = 0; t < T; t++) {
                     const __m256i m = _mm256_maddubs_epi16(bcast32(q + t * p->q_row + 4 * g), wg);
                     s16[t] = g % G == 0 ? m : _mm256_add_epi16(s16[t], m);
+                    ROUNDED(s16[t]);
                     if (g % G == G - 1) {
                         const __m256i s32 = _mm256_madd_epi16(s16[t], ones);
                         isum[t] = g == G - 1 ? s32 : _mm256_add_epi32(isum[t], s32);
@@ -404,25 +406,29 @@ ALWAYS_INLINE void b32_panel(const int T, const int R, int64_t nb, float *out, i
                 }
             }
             const __m256i corr = _mm256_loadu_si256((const __m256i *)(pb + wbytes));
-            for (int t = 0; t < T; t++) isum[t] = _mm256_sub_epi32(isum[t], corr);
+            _Pragma("GCC unroll 8") for (int t = 0; t < T; t++) isum[t] = _mm256_sub_epi32(isum[t], corr);
         }
         const __m256 dw = _mm256_loadu_ps((const float *)(pb + wbytes + 32));
-        _Pragma("GCC unroll 4") for (int t = 0; t < T; t++) {
+        _Pragma("GCC unroll 8") for (int t = 0; t < T; t++) {
             const __m256 scale = _mm256_mul_ps(dw, _mm256_set1_ps(p->d[t * nb + b]));
             acc[t] = _mm256_fmadd_ps(scale, _mm256_cvtepi32_ps(isum[t]), acc[t]);
         }
-        if (f->has_min) {
-            const __m256 mw = _mm256_loadu_ps((const float *)(pb + wbytes + 64));
-            _Pragma("GCC unroll 4") for (int t = 0; t < T; t++)
+    }
+    /* the minimums in a pass of their own (the same sequence), leaving the registers to the above */
+    if (f->has_min)
+        for (int64_t b = 0; b < nb; b++) {
+            const __m256 mw = _mm256_loadu_ps((const float *)(panel + b * pbytes + wbytes + 64));
+            _Pragma("GCC unroll 8") for (int t = 0; t < T; t++)
                 sm[t] = _mm256_fmadd_ps(mw, _mm256_set1_ps(p->s[t * nb + b]), sm[t]);
         }
-    }
-    for (int t = 0; t < T; t++) store_rows(out + t * os, f->has_min ? _mm256_add_ps(acc[t], sm[t]) : acc[t], R);
+    _Pragma("GCC unroll 8") for (int t = 0; t < T; t++) store_rows(out + t * os, f->has_min ? _mm256_add_ps(acc[t], sm[t]) : acc[t], R);
 }
 
 /* Calls PANEL(T) with a compile-time T equal to the runtime t (1..B32_TOKS). */
 #define B32_TOK_SWITCH(t, PANEL)                                                                  \
     switch (t) {                                                                                  \
+    case 6: PANEL(6); break;                                                                      \
+    case 5: PANEL(5); break;                                                                      \
     case 4: PANEL(4); break;                                                                      \
     case 3: PANEL(3); break;                                                                      \
     case 2: PANEL(2); break;                                                                      \
