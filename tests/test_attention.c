@@ -62,12 +62,31 @@ static void test_vec(seek_isa isa) {
         s->scores_rows(r2, 16, m, stride, 3, m + 3 * stride, stride, 13 - 3, n);
         for (int i = 0; i < 3; i++)
             for (int j = 0; j < 10; j++) CHECK(fabs(r1[i * 16 + j] - r2[i * 16 + j]) <= 1e-5, "%s scores_rows", seek_isa_name(isa));
+        /* weighted_sum_rows gives each of its 4 rows (a tile of 3 and a single) exactly what
+         * weighted_sum gives that row alone */
+        float w1[4 * 128], w2[4 * 128], pr[4 * 13];
+        for (int i = 0; i < 4 * 13; i++) pr[i] = frand();
+        for (int64_t i = 0; i < 4 * n; i++) w1[i] = w2[i] = frand();
+        v->weighted_sum_rows(w1, n, pr, 13, 4, m, stride, 13, n);
+        for (int i = 0; i < 4; i++) v->weighted_sum(w2 + i * n, pr + i * 13, m, stride, 13, n);
+        CHECK(!memcmp(w1, w2, (size_t)(4 * n) * sizeof(float)), "%s weighted_sum_rows n=%lld differs from weighted_sum",
+              seek_isa_name(isa), (long long)n);
         v->weighted_sum(a1, p, m, stride, 13, n);
         s->weighted_sum(a2, p, m, stride, 13, n);
         double md = 0;
         for (int j = 0; j < 13; j++) md = fmax(md, fabs(s1[j] - s2[j]));
         for (int64_t i = 0; i < n; i++) md = fmax(md, fabs(a1[i] - a2[i]));
         CHECK(md <= 1e-5, "%s scores/weighted_sum n=%lld differ by %g", seek_isa_name(isa), (long long)n, md);
+    }
+    /* scale_max: bit-identical to the scalar reference (same roundings), with and without ALiBi,
+     * with a window that masks the first keys, and with a tail past the 8-wide steps */
+    for (int c = 0; c < 3; c++) {
+        float x1[29], x2[29];
+        for (int j = 0; j < 29; j++) x1[j] = x2[j] = 3.0f * frand();
+        const float slope = c == 1 ? 0.0625f : 0.0f;
+        const int32_t jlo = c == 2 ? 11 : 0;
+        const float m1 = v->scale_max(x1, 29, 0.125f, slope, 40, jlo), m2 = s->scale_max(x2, 29, 0.125f, slope, 40, jlo);
+        CHECK(m1 == m2 && !memcmp(x1, x2, sizeof x1), "%s scale_max case %d differs", seek_isa_name(isa), c);
     }
     /* exp_sum against expf over the softmax range [-100, 0]: relative error <= 3 ulp (2^-22)
      * where expf is a normal float, absolute error <= 2^-126 where it is subnormal (flushed) */

@@ -10,7 +10,7 @@
  * against each K/V block, so a block is loaded once for the tile (x the heads sharing a kv head)
  * instead of once per query. Each query row still sees the blocks in the same order with the same
  * operations, so results do not depend on how the batch was tiled. */
-#define ATT_TILE 4
+#define ATT_TILE 16
 /* Query heads sharing one kv head are split into groups of at most ATT_HEADS, each its own work
  * item, so MLA (all heads on one latent kv head) spreads a decode step over the threads. Each
  * row's arithmetic does not depend on the grouping. */
@@ -38,19 +38,13 @@ void op_kv_store(const seek_exec *ex, seek_kv_cache *kv, int64_t layer, const fl
 }
 
 /* Online-softmax update of one query row with one block of nb keys whose scores q.k_j are in
- * sc: new running max, rescale of what was accumulated, then the block's values weighted by
- * exp(score - max). */
-/* With ALiBi (slope != 0) key j of the block sits dist0 - j positions before the query; keys
+ * sc: new running max, rescale of what was accumulated, then exp(score - max) in sc (the
+ * block's weights; op_attention adds the weighted values of all rows of a token together).
+ * With ALiBi (slope != 0) key j of the block sits dist0 - j positions before the query; keys
  * j < jlo are outside the sliding window (the block holds at least one key >= jlo). */
-static void row_update(const seek_vec_kernels *vk, float *acc, float *mx, float *l, float *sc, const float *vb,
-                       int64_t stride, int32_t nb, int64_t hd, float scale, float slope, int32_t dist0, int32_t jlo) {
-    float bmax = -INFINITY;
-    for (int32_t j = 0; j < nb; j++) {
-        sc[j] *= scale;
-        if (slope != 0.0f) sc[j] -= slope * (float)(dist0 - j);
-        if (j < jlo) sc[j] = -INFINITY;
-        if (sc[j] > bmax) bmax = sc[j];
-    }
+static void row_softmax(const seek_vec_kernels *vk, float *acc, float *mx, float *l, float *sc, int32_t nb, int64_t hd,
+                        float scale, float slope, int32_t dist0, int32_t jlo) {
+    const float bmax = vk->scale_max(sc, nb, scale, slope, dist0, jlo);
     float new_max = bmax > *mx ? bmax : *mx;
     float corr = expf(*mx - new_max);
     if (corr != 1.0f) {
@@ -59,7 +53,6 @@ static void row_update(const seek_vec_kernels *vk, float *acc, float *mx, float 
     }
     *mx = new_max;
     *l += vk->exp_sum(sc, nb, new_max);
-    vk->weighted_sum(acc, sc, vb, stride, nb, hd);
 }
 
 /* The first key position a query at position p sees: sliding window and XL segment memory. */
@@ -85,46 +78,51 @@ void op_attention(const seek_exec *ex, float *out, const float *q, const seek_kv
     float *mx = sc + rows * SEEK_KV_BLOCK;                         /* (rows) running max */
     float *l = mx + rows;                                          /* (rows) running sum */
     /* tiles: an entry starts one when its index is a multiple of ATT_TILE or its sequence differs
-     * from the previous entry's; a tile runs to the next start. Items are (entry, kv head, head
-     * group) triples dealt round-robin to threads, so the costly late positions of a causal
-     * prompt are shared. */
+     * from the previous entry's; a tile runs to the next start. Work items are (tile, kv head,
+     * head group) triples dealt round-robin to threads in order, so the costly late positions
+     * of a causal prompt are shared evenly. */
     const int64_t per_tok = s->n_head_kv * n_grp;
-    for (int64_t item = ex->ith; item < n_tok * per_tok; item += ex->nth) {
-        const int64_t t0 = item / per_tok, g = item % per_tok / n_grp, h0 = g * rep + item % n_grp * hpi;
-        const int64_t nh = g * rep + rep - h0 < hpi ? g * rep + rep - h0 : hpi; /* heads h0..h0+nh-1 */
-        if (t0 % ATT_TILE != 0 && seq[t0] == seq[t0 - 1]) continue;
-        int64_t t1 = t0 + 1;
+    int64_t w = 0; /* work items seen so far; thread ith takes every nth */
+    for (int64_t t0 = 0, t1; t0 < n_tok; t0 = t1) {
+        t1 = t0 + 1;
         while (t1 < n_tok && t1 % ATT_TILE != 0 && seq[t1] == seq[t0]) t1++;
-        int32_t max_keys = 0;
-        for (int64_t t = t0; t < t1; t++) max_keys = pos[t] + 1 > max_keys ? pos[t] + 1 : max_keys;
-        for (int64_t i = 0; i < (t1 - t0) * nh; i++) {
-            mx[i] = -INFINITY;
-            l[i] = 0;
-        }
-        memset(acc, 0, (size_t)((t1 - t0) * nh * vd) * sizeof(float));
-        for (int32_t b0 = 0; b0 < max_keys; b0 += SEEK_KV_BLOCK) {
-            const float *kb = seek_kv_k(kv, layer, seq[t0], b0) + g * kd;
-            const float *vb = seek_kv_v(kv, layer, seq[t0], b0) + g * v_head;
-            for (int64_t t = t0; t < t1; t++) {
-                const int32_t n_keys = pos[t] + 1, lo = attn_first_key(s, pos[t]);
-                if (b0 >= n_keys || b0 + SEEK_KV_BLOCK <= lo) continue;
-                const int32_t nb = n_keys - b0 < SEEK_KV_BLOCK ? n_keys - b0 : SEEK_KV_BLOCK;
-                /* the nh heads of token t in this item are consecutive rows of q */
-                const int64_t i0 = (t - t0) * nh;
-                vk->scores_rows(sc + i0 * SEEK_KV_BLOCK, SEEK_KV_BLOCK, q + t * q_row + h0 * kd, kd, (int32_t)nh, kb,
-                                kv->k_row, nb, kd);
-                for (int64_t i = i0; i < i0 + nh; i++)
-                    row_update(vk, acc + i * vd, &mx[i], &l[i], sc + i * SEEK_KV_BLOCK, vb, v_stride, nb, vd, s->scale,
-                               s->alibi ? s->alibi[h0 + i - i0] : 0.0f, pos[t] - b0, lo > b0 ? lo - b0 : 0);
+        for (int64_t item = 0; item < per_tok; item++) {
+            if (w++ % ex->nth != ex->ith) continue;
+            const int64_t g = item / n_grp, h0 = g * rep + item % n_grp * hpi;
+            const int64_t nh = g * rep + rep - h0 < hpi ? g * rep + rep - h0 : hpi; /* heads h0..h0+nh-1 */
+            int32_t max_keys = 0;
+            for (int64_t t = t0; t < t1; t++) max_keys = pos[t] + 1 > max_keys ? pos[t] + 1 : max_keys;
+            for (int64_t i = 0; i < (t1 - t0) * nh; i++) {
+                mx[i] = -INFINITY;
+                l[i] = 0;
             }
-        }
-        for (int64_t t = t0; t < t1; t++)
-            for (int64_t r = 0; r < nh; r++) {
-                const int64_t i = (t - t0) * nh + r;
-                float *o = out + t * o_row + (h0 + r) * vd;
-                memcpy(o, acc + i * vd, (size_t)vd * sizeof(float));
-                vk->scale(o, 1.0f / l[i], vd);
+            memset(acc, 0, (size_t)((t1 - t0) * nh * vd) * sizeof(float));
+            for (int32_t b0 = 0; b0 < max_keys; b0 += SEEK_KV_BLOCK) {
+                const float *kb = seek_kv_k(kv, layer, seq[t0], b0) + g * kd;
+                const float *vb = seek_kv_v(kv, layer, seq[t0], b0) + g * v_head;
+                for (int64_t t = t0; t < t1; t++) {
+                    const int32_t n_keys = pos[t] + 1, lo = attn_first_key(s, pos[t]);
+                    if (b0 >= n_keys || b0 + SEEK_KV_BLOCK <= lo) continue;
+                    const int32_t nb = n_keys - b0 < SEEK_KV_BLOCK ? n_keys - b0 : SEEK_KV_BLOCK;
+                    /* the nh heads of token t in this item are consecutive rows of q */
+                    const int64_t i0 = (t - t0) * nh;
+                    vk->scores_rows(sc + i0 * SEEK_KV_BLOCK, SEEK_KV_BLOCK, q + t * q_row + h0 * kd, kd, (int32_t)nh, kb,
+                                    kv->k_row, nb, kd);
+                    for (int64_t i = i0; i < i0 + nh; i++)
+                        row_softmax(vk, acc + i * vd, &mx[i], &l[i], sc + i * SEEK_KV_BLOCK, nb, vd, s->scale,
+                                    s->alibi ? s->alibi[h0 + i - i0] : 0.0f, pos[t] - b0, lo > b0 ? lo - b0 : 0);
+                    vk->weighted_sum_rows(acc + i0 * vd, vd, sc + i0 * SEEK_KV_BLOCK, SEEK_KV_BLOCK, (int32_t)nh, vb,
+                                          v_stride, nb, vd);
+                }
             }
+            for (int64_t t = t0; t < t1; t++)
+                for (int64_t r = 0; r < nh; r++) {
+                    const int64_t i = (t - t0) * nh + r;
+                    float *o = out + t * o_row + (h0 + r) * vd;
+                    memcpy(o, acc + i * vd, (size_t)vd * sizeof(float));
+                    vk->scale(o, 1.0f / l[i], vd);
+                }
+        }
     }
     seek_pool_barrier(ex);
 }

@@ -30,6 +30,22 @@ static void weighted_sum_scalar(float *acc, const float *p, const float *v, int6
     for (int32_t j = 0; j < nb; j++) axpy_scalar(acc, p[j], v + j * stride, n);
 }
 
+static void weighted_sum_rows_scalar(float *acc, int64_t acc_stride, const float *p, int64_t p_stride, int32_t nr,
+                                     const float *v, int64_t stride, int32_t nb, int64_t n) {
+    for (int32_t i = 0; i < nr; i++) weighted_sum_scalar(acc + i * acc_stride, p + i * p_stride, v, stride, nb, n);
+}
+
+static float scale_max_scalar(float *s, int32_t n, float scale, float slope, int32_t dist0, int32_t jlo) {
+    float m = -INFINITY;
+    for (int32_t j = 0; j < n; j++) {
+        s[j] *= scale;
+        if (slope != 0.0f) s[j] -= slope * (float)(dist0 - j);
+        if (j < jlo) s[j] = -INFINITY;
+        if (s[j] > m) m = s[j];
+    }
+    return m;
+}
+
 static float exp_sum_scalar(float *s, int32_t n, float m) {
     float sum = 0;
     for (int32_t j = 0; j < n; j++) sum += s[j] = expf(s[j] - m);
@@ -41,7 +57,8 @@ static void swiglu_scalar(float *g, const float *u, int64_t n) {
 }
 
 static const seek_vec_kernels scalar = {dot_scalar,          axpy_scalar,    scale_scalar, scores_scalar, scores_rows_scalar,
-                                        weighted_sum_scalar, exp_sum_scalar, swiglu_scalar};
+                                        weighted_sum_scalar, weighted_sum_rows_scalar, scale_max_scalar, exp_sum_scalar,
+                                        swiglu_scalar};
 
 const seek_vec_kernels *seek_vec_for(seek_isa isa) {
     const seek_vec_kernels *k = isa >= SEEK_ISA_AVX2 ? seek_vec_avx2() : NULL;

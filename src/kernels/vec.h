@@ -19,6 +19,13 @@ typedef struct {
     void (*scores_rows)(float *s, int64_t s_stride, const float *q, int64_t q_stride, int32_t nq, const float *k,
                         int64_t stride, int32_t nb, int64_t n);
     void (*weighted_sum)(float *acc, const float *p, const float *v, int64_t stride, int32_t nb, int64_t n);
+    /* weighted_sum for nr accumulator rows (acc_stride apart) with their own weights (p_stride
+     * apart) over the same block: each row gets exactly what weighted_sum gives it */
+    void (*weighted_sum_rows)(float *acc, int64_t acc_stride, const float *p, int64_t p_stride, int32_t nr, const float *v,
+                              int64_t stride, int32_t nb, int64_t n);
+    /* s[j] = s[j] * scale - slope * (dist0 - j), then -inf for j < jlo; returns max_j s[j]
+     * (attention's scores of one block: scaled, ALiBi-biased, sliding-window-masked) */
+    float (*scale_max)(float *s, int32_t n, float scale, float slope, int32_t dist0, int32_t jlo);
     /* s[j] = exp(s[j] - m) for j < n, returning their sum (the softmax numerators) */
     float (*exp_sum)(float *s, int32_t n, float m);
     /* g[i] = silu(g[i]) * u[i] = g[i] / (1 + exp(-g[i])) * u[i] (SwiGLU) */

@@ -39,81 +39,95 @@ static void scale_avx2(float *y, float a, int64_t n) {
     for (; i < n; i++) y[i] *= a;
 }
 
-/* Four keys at a time: q is loaded once per 8 dims for four dot products, and the four sums
- * are reduced together. */
-static void scores_avx2(float *s, const float *q, const float *k, int64_t stride, int32_t nb, int64_t n) {
+#define ALWAYS_INLINE static inline __attribute__((always_inline))
+
+/* R (<= 3) query rows x four keys per pass: 4R dot products share each load of q and k, and
+ * every dot product is summed as scores_avx2 sums it (8 lanes over the dims, then a fixed tree),
+ * so a row's scores do not depend on the rows beside it. */
+ALWAYS_INLINE void scores_tile(const int R, float *s, int64_t s_stride, const float *q, int64_t q_stride, const float *k,
+                               int64_t stride, int32_t nb, int64_t n) {
     int32_t j = 0;
-    if (n % 8 == 0)
-        for (; j + 4 <= nb; j += 4) {
-            const float *k0 = k + j * stride, *k1 = k0 + stride, *k2 = k1 + stride, *k3 = k2 + stride;
-            __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-            for (int64_t i = 0; i < n; i += 8) {
-                const __m256 qv = _mm256_loadu_ps(q + i);
-                a0 = _mm256_fmadd_ps(qv, _mm256_loadu_ps(k0 + i), a0);
-                a1 = _mm256_fmadd_ps(qv, _mm256_loadu_ps(k1 + i), a1);
-                a2 = _mm256_fmadd_ps(qv, _mm256_loadu_ps(k2 + i), a2);
-                a3 = _mm256_fmadd_ps(qv, _mm256_loadu_ps(k3 + i), a3);
+    for (; j + 4 <= nb; j += 4) {
+        __m256 a[3][4];
+        _Pragma("GCC unroll 3") for (int r = 0; r < R; r++)
+            _Pragma("GCC unroll 4") for (int c = 0; c < 4; c++) a[r][c] = _mm256_setzero_ps();
+        for (int64_t d = 0; d < n; d += 8) {
+            __m256 kv[4];
+            _Pragma("GCC unroll 4") for (int c = 0; c < 4; c++) kv[c] = _mm256_loadu_ps(k + (j + c) * stride + d);
+            _Pragma("GCC unroll 3") for (int r = 0; r < R; r++) {
+                const __m256 x = _mm256_loadu_ps(q + r * q_stride + d);
+                _Pragma("GCC unroll 4") for (int c = 0; c < 4; c++) a[r][c] = _mm256_fmadd_ps(x, kv[c], a[r][c]);
             }
-            const __m256 h = _mm256_hadd_ps(_mm256_hadd_ps(a0, a1), _mm256_hadd_ps(a2, a3));
-            _mm_storeu_ps(s + j, _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1)));
         }
-    for (; j < nb; j++) s[j] = dot_avx2(q, k + j * stride, n);
+        _Pragma("GCC unroll 3") for (int r = 0; r < R; r++) {
+            const __m256 h = _mm256_hadd_ps(_mm256_hadd_ps(a[r][0], a[r][1]), _mm256_hadd_ps(a[r][2], a[r][3]));
+            _mm_storeu_ps(s + r * s_stride + j, _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1)));
+        }
+    }
+    for (; j < nb; j++)
+        for (int r = 0; r < R; r++) s[r * s_stride + j] = dot_avx2(q + r * q_stride, k + j * stride, n);
 }
 
-/* Two query rows x four keys per pass: eight dot products share each load of q and k. */
+static void scores_avx2(float *s, const float *q, const float *k, int64_t stride, int32_t nb, int64_t n) {
+    if (n % 8 == 0) scores_tile(1, s, 0, q, 0, k, stride, nb, n);
+    else
+        for (int32_t j = 0; j < nb; j++) s[j] = dot_avx2(q, k + j * stride, n);
+}
+
 static void scores_rows_avx2(float *s, int64_t s_stride, const float *q, int64_t q_stride, int32_t nq, const float *k,
                              int64_t stride, int32_t nb, int64_t n) {
-    int32_t i = 0;
-    if (n % 8 == 0)
-        for (; i + 2 <= nq; i += 2) {
-            const float *q0 = q + i * q_stride, *q1 = q0 + q_stride;
-            float *s0 = s + i * s_stride, *s1 = s0 + s_stride;
-            int32_t j = 0;
-            for (; j + 4 <= nb; j += 4) {
-                const float *k0 = k + j * stride, *k1 = k0 + stride, *k2 = k1 + stride, *k3 = k2 + stride;
-                __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
-                for (int64_t d = 0; d < n; d += 8) {
-                    const __m256 x0 = _mm256_loadu_ps(q0 + d), x1 = _mm256_loadu_ps(q1 + d);
-                    __m256 kv = _mm256_loadu_ps(k0 + d);
-                    a0 = _mm256_fmadd_ps(x0, kv, a0), b0 = _mm256_fmadd_ps(x1, kv, b0);
-                    kv = _mm256_loadu_ps(k1 + d);
-                    a1 = _mm256_fmadd_ps(x0, kv, a1), b1 = _mm256_fmadd_ps(x1, kv, b1);
-                    kv = _mm256_loadu_ps(k2 + d);
-                    a2 = _mm256_fmadd_ps(x0, kv, a2), b2 = _mm256_fmadd_ps(x1, kv, b2);
-                    kv = _mm256_loadu_ps(k3 + d);
-                    a3 = _mm256_fmadd_ps(x0, kv, a3), b3 = _mm256_fmadd_ps(x1, kv, b3);
-                }
-                const __m256 ha = _mm256_hadd_ps(_mm256_hadd_ps(a0, a1), _mm256_hadd_ps(a2, a3));
-                const __m256 hb = _mm256_hadd_ps(_mm256_hadd_ps(b0, b1), _mm256_hadd_ps(b2, b3));
-                _mm_storeu_ps(s0 + j, _mm_add_ps(_mm256_castps256_ps128(ha), _mm256_extractf128_ps(ha, 1)));
-                _mm_storeu_ps(s1 + j, _mm_add_ps(_mm256_castps256_ps128(hb), _mm256_extractf128_ps(hb, 1)));
-            }
-            for (; j < nb; j++) s0[j] = dot_avx2(q0, k + j * stride, n), s1[j] = dot_avx2(q1, k + j * stride, n);
-        }
-    for (; i < nq; i++) scores_avx2(s + i * s_stride, q + i * q_stride, k, stride, nb, n);
+    if (n % 8 != 0) {
+        for (int32_t i = 0; i < nq; i++)
+            for (int32_t j = 0; j < nb; j++) s[i * s_stride + j] = dot_avx2(q + i * q_stride, k + j * stride, n);
+        return;
+    }
+    for (int32_t i = 0; i < nq; i += 3) {
+        float *si = s + i * s_stride;
+        const float *qi = q + i * q_stride;
+        if (nq - i >= 3) scores_tile(3, si, s_stride, qi, q_stride, k, stride, nb, n);
+        else if (nq - i == 2) scores_tile(2, si, s_stride, qi, q_stride, k, stride, nb, n);
+        else scores_tile(1, si, s_stride, qi, q_stride, k, stride, nb, n);
+    }
 }
 
-/* 32 dims of the accumulator stay in four registers while every row of the block is added. */
-static void weighted_sum_avx2(float *acc, const float *p, const float *v, int64_t stride, int32_t nb, int64_t n) {
+/* R (<= 3) accumulator rows x 32 dims in twelve registers while every value row of the block is
+ * added: each v load serves R rows; per element the same sequence of FMAs as weighted_sum. */
+ALWAYS_INLINE void wsum_tile(const int R, float *acc, int64_t acc_stride, const float *p, int64_t p_stride, const float *v,
+                             int64_t stride, int32_t nb, int64_t n) {
     int64_t i = 0;
     for (; i + 32 <= n; i += 32) {
-        __m256 a0 = _mm256_loadu_ps(acc + i), a1 = _mm256_loadu_ps(acc + i + 8);
-        __m256 a2 = _mm256_loadu_ps(acc + i + 16), a3 = _mm256_loadu_ps(acc + i + 24);
+        __m256 a[3][4];
+        _Pragma("GCC unroll 3") for (int r = 0; r < R; r++)
+            _Pragma("GCC unroll 4") for (int c = 0; c < 4; c++) a[r][c] = _mm256_loadu_ps(acc + r * acc_stride + i + 8 * c);
         for (int32_t j = 0; j < nb; j++) {
-            const float *vj = v + j * stride + i;
-            const __m256 pj = _mm256_set1_ps(p[j]);
-            a0 = _mm256_fmadd_ps(pj, _mm256_loadu_ps(vj), a0);
-            a1 = _mm256_fmadd_ps(pj, _mm256_loadu_ps(vj + 8), a1);
-            a2 = _mm256_fmadd_ps(pj, _mm256_loadu_ps(vj + 16), a2);
-            a3 = _mm256_fmadd_ps(pj, _mm256_loadu_ps(vj + 24), a3);
+            __m256 vv[4];
+            _Pragma("GCC unroll 4") for (int c = 0; c < 4; c++) vv[c] = _mm256_loadu_ps(v + j * stride + i + 8 * c);
+            _Pragma("GCC unroll 3") for (int r = 0; r < R; r++) {
+                const __m256 pj = _mm256_set1_ps(p[r * p_stride + j]);
+                _Pragma("GCC unroll 4") for (int c = 0; c < 4; c++) a[r][c] = _mm256_fmadd_ps(pj, vv[c], a[r][c]);
+            }
         }
-        _mm256_storeu_ps(acc + i, a0);
-        _mm256_storeu_ps(acc + i + 8, a1);
-        _mm256_storeu_ps(acc + i + 16, a2);
-        _mm256_storeu_ps(acc + i + 24, a3);
+        _Pragma("GCC unroll 3") for (int r = 0; r < R; r++)
+            _Pragma("GCC unroll 4") for (int c = 0; c < 4; c++) _mm256_storeu_ps(acc + r * acc_stride + i + 8 * c, a[r][c]);
     }
     if (i < n)
-        for (int32_t j = 0; j < nb; j++) axpy_avx2(acc + i, p[j], v + j * stride + i, n - i);
+        for (int r = 0; r < R; r++)
+            for (int32_t j = 0; j < nb; j++) axpy_avx2(acc + r * acc_stride + i, p[r * p_stride + j], v + j * stride + i, n - i);
+}
+
+static void weighted_sum_rows_avx2(float *acc, int64_t acc_stride, const float *p, int64_t p_stride, int32_t nr, const float *v,
+                                   int64_t stride, int32_t nb, int64_t n) {
+    for (int32_t i = 0; i < nr; i += 3) {
+        float *ai = acc + i * acc_stride;
+        const float *pi = p + i * p_stride;
+        if (nr - i >= 3) wsum_tile(3, ai, acc_stride, pi, p_stride, v, stride, nb, n);
+        else if (nr - i == 2) wsum_tile(2, ai, acc_stride, pi, p_stride, v, stride, nb, n);
+        else wsum_tile(1, ai, acc_stride, pi, p_stride, v, stride, nb, n);
+    }
+}
+
+static void weighted_sum_avx2(float *acc, const float *p, const float *v, int64_t stride, int32_t nb, int64_t n) {
+    wsum_tile(1, acc, 0, p, 0, v, stride, nb, n);
 }
 
 /* exp(x) for 8 floats: x = n ln2 + r with |r| <= ln2/2 (ln2 split in two for an exact
@@ -137,6 +151,34 @@ static __m256 exp8(__m256 x) {
     p = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
     const __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
     return _mm256_andnot_ps(tiny, _mm256_mul_ps(p, _mm256_castsi256_ps(e)));
+}
+
+/* As the scalar version, 8 keys at a time (the same roundings: a product, then a difference). */
+static float scale_max_avx2(float *s, int32_t n, float scale, float slope, int32_t dist0, int32_t jlo) {
+    const __m256 vs = _mm256_set1_ps(scale), vslope = _mm256_set1_ps(slope), ninf = _mm256_set1_ps(-INFINITY);
+    const __m256i step = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    __m256 m = ninf;
+    int32_t j = 0;
+    for (; j + 8 <= n; j += 8) {
+        __m256 x = _mm256_mul_ps(_mm256_loadu_ps(s + j), vs);
+        const __m256i jj = _mm256_add_epi32(_mm256_set1_epi32(j), step);
+        if (slope != 0.0f)
+            x = _mm256_sub_ps(x, _mm256_mul_ps(vslope, _mm256_cvtepi32_ps(_mm256_sub_epi32(_mm256_set1_epi32(dist0), jj))));
+        x = _mm256_blendv_ps(x, ninf, _mm256_castsi256_ps(_mm256_cmpgt_epi32(_mm256_set1_epi32(jlo), jj)));
+        _mm256_storeu_ps(s + j, x);
+        m = _mm256_max_ps(m, x);
+    }
+    __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+    m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+    m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
+    float mx = _mm_cvtss_f32(m4);
+    for (; j < n; j++) {
+        s[j] *= scale;
+        if (slope != 0.0f) s[j] -= slope * (float)(dist0 - j);
+        if (j < jlo) s[j] = -INFINITY;
+        if (s[j] > mx) mx = s[j];
+    }
+    return mx;
 }
 
 static float exp_sum_avx2(float *s, int32_t n, float m) {
@@ -166,8 +208,8 @@ static void swiglu_avx2(float *g, const float *u, int64_t n) {
     for (; i < n; i++) g[i] = g[i] / (1.0f + expf(-g[i])) * u[i];
 }
 
-static const seek_vec_kernels avx2 = {dot_avx2,          axpy_avx2,    scale_avx2,  scores_avx2, scores_rows_avx2,
-                                      weighted_sum_avx2, exp_sum_avx2, swiglu_avx2};
+static const seek_vec_kernels avx2 = {dot_avx2,          axpy_avx2,       scale_avx2,     scores_avx2, scores_rows_avx2,
+                                      weighted_sum_avx2, weighted_sum_rows_avx2, scale_max_avx2, exp_sum_avx2, swiglu_avx2};
 const seek_vec_kernels *seek_vec_avx2(void) { return &avx2; }
 #else
 const seek_vec_kernels *seek_vec_avx2(void) { return 0; }
