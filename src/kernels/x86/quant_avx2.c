@@ -190,6 +190,12 @@ ALWAYS_INLINE __m256i q5_0_bytes(const uint8_t *blk) {
     const __m256i hi = _mm256_andnot_si256(bits32(x->qh), _mm256_set1_epi8((char)0xf0));
     return _mm256_or_si256(nibbles32(x->qs), hi);
 }
+/* The _0 formats' levels unsigned (q4_0: 0..15, q5_0: 0..31; the value is the level - 8 / 16). */
+ALWAYS_INLINE __m256i q4_0_ubytes(const uint8_t *blk) { return nibbles32(((const block_q4_0 *)blk)->qs); }
+ALWAYS_INLINE __m256i q5_0_ubytes(const uint8_t *blk) {
+    const block_q5_0 *x = (const block_q5_0 *)blk;
+    return _mm256_or_si256(nibbles32(x->qs), _mm256_and_si256(bits32(x->qh), _mm256_set1_epi8(0x10)));
+}
 ALWAYS_INLINE __m256i q8_0_bytes(const uint8_t *blk) {
     return _mm256_loadu_si256((const __m256i *)((const block_q8_0 *)blk)->qs);
 }
@@ -222,7 +228,9 @@ typedef struct {
     bool wide;     /* Q8_0: int16 panels */
     int groups;    /* 4-byte groups summed in int16 before madd (the narrow panels) */
     size_t bytes;  /* the block's size */
-    bytes_fn weights;
+    bytes_fn weights;  /* the 32 values as bytes (the _1 formats: their unsigned levels) */
+    bytes_fn uweights; /* Q4_0 / Q5_0: the unsigned levels, value = level - offset; else NULL */
+    int offset;
 } b32_format;
 
 #define B32_LANES 8
@@ -275,9 +283,15 @@ ALWAYS_INLINE void b32_direct(const int R, int64_t nb, float *out, const uint8_t
     const size_t abytes = b32_act_bytes(f), qa = b32_act_qs(f);
     const __m256i ones = _mm256_set1_epi16(1);
     __m256i part[B32_CHUNK][B32_LANES];
+    int32_t asum[B32_CHUNK]; /* offset * the activations' sum per block (the unsigned levels) */
     __m256 acc = _mm256_setzero_ps(), sm = _mm256_setzero_ps();
     for (int64_t b0 = 0; b0 < nb; b0 += B32_CHUNK) {
         const int64_t nc = nb - b0 < B32_CHUNK ? nb - b0 : B32_CHUNK;
+        if (f->offset)
+            for (int64_t c = 0; c < nc; c++) {
+                const __m256i qy = _mm256_loadu_si256((const __m256i *)(y + (b0 + c) * abytes + qa));
+                asum[c] = f->offset * hsum_epi32(_mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_set1_epi8(1), qy), ones));
+            }
         _Pragma("GCC unroll 8") for (int r = 0; r < B32_LANES; r++)
             for (int64_t c = 0; c < nc; c++) {
                 if (r >= R) {
@@ -285,15 +299,23 @@ ALWAYS_INLINE void b32_direct(const int R, int64_t nb, float *out, const uint8_t
                     continue;
                 }
                 const __m256i qy = _mm256_loadu_si256((const __m256i *)(y + (b0 + c) * abytes + qa));
-                const __m256i wq = f->weights(w + r * ws + (b0 + c) * f->bytes);
-                const __m256i m = f->has_min ? _mm256_maddubs_epi16(wq, qy)
-                                             : _mm256_maddubs_epi16(_mm256_sign_epi8(wq, wq), _mm256_sign_epi8(qy, wq));
+                const uint8_t *x = w + r * ws + (b0 + c) * f->bytes;
+                _mm_prefetch((const char *)(x + B32_LANES * ws), _MM_HINT_T0); /* the next call's rows */
+                __m256i m;
+                if (f->has_min) m = _mm256_maddubs_epi16(f->weights(x), qy);
+                else if (f->offset) m = _mm256_maddubs_epi16(f->uweights(x), qy);
+                else {
+                    const __m256i wq = f->weights(x);
+                    m = _mm256_maddubs_epi16(_mm256_sign_epi8(wq, wq), _mm256_sign_epi8(qy, wq));
+                }
                 part[c][r] = _mm256_madd_epi16(m, ones);
             }
         for (int64_t c = 0; c < nc; c++) {
             const uint8_t *ya = y + (b0 + c) * abytes, *wb = w + (b0 + c) * f->bytes;
             const __m256 scale = _mm256_mul_ps(f16_rows(wb, ws, R), _mm256_set1_ps(f16_at(ya)));
-            acc = _mm256_fmadd_ps(scale, _mm256_cvtepi32_ps(rows8_sum(part[c])), acc);
+            __m256i isum = rows8_sum(part[c]);
+            if (f->offset) isum = _mm256_sub_epi32(isum, _mm256_set1_epi32(asum[c]));
+            acc = _mm256_fmadd_ps(scale, _mm256_cvtepi32_ps(isum), acc);
             if (f->has_min) sm = _mm256_fmadd_ps(f16_rows(wb + 2, ws, R), _mm256_set1_ps(f16_at(ya + 2)), sm);
         }
     }
@@ -488,8 +510,8 @@ ALWAYS_INLINE void gemm_b32(int64_t n, float *out, int64_t os, const void *w, si
     free(panels);
 }
 
-#define BLOCK32_GEMM(name, block_t, has_min_, wide_, groups_)                                      \
-    static const b32_format name##_format = {has_min_, wide_, groups_, sizeof(block_t), name##_bytes}; \
+#define BLOCK32_GEMM(name, block_t, has_min_, wide_, groups_, ubytes, offset)                       \
+    static const b32_format name##_format = {has_min_, wide_, groups_, sizeof(block_t), name##_bytes, ubytes, offset}; \
     static void name##_gemm(int64_t n, float *out, int64_t os, const void *w, size_t ws, int64_t nr, const void *a, \
                             size_t as, int64_t nt) {                                              \
         const b32_format f = name##_format;                                                       \
@@ -500,11 +522,11 @@ ALWAYS_INLINE void gemm_b32(int64_t n, float *out, int64_t os, const void *w, si
         b32_direct(1, n / QK, out, w, 0, a, &f);                                                  \
     }
 /* groups: the largest G with G * 2 * 255 * max|w| <= 32767 */
-BLOCK32_GEMM(q4_0, block_q4_0, false, false, 8)
-BLOCK32_GEMM(q5_0, block_q5_0, false, false, 4)
-BLOCK32_GEMM(q8_0, block_q8_0, false, true, 1)
-BLOCK32_GEMM(q4_1, block_q4_1, true, false, 4)
-BLOCK32_GEMM(q5_1, block_q5_1, true, false, 2)
+BLOCK32_GEMM(q4_0, block_q4_0, false, false, 8, q4_0_ubytes, 8)
+BLOCK32_GEMM(q5_0, block_q5_0, false, false, 4, q5_0_ubytes, 16)
+BLOCK32_GEMM(q8_0, block_q8_0, false, true, 1, NULL, 0)
+BLOCK32_GEMM(q4_1, block_q4_1, true, false, 4, NULL, 0)
+BLOCK32_GEMM(q5_1, block_q5_1, true, false, 2, NULL, 0)
 
 /* ---- activation quantizers ---- */
 
