@@ -458,7 +458,7 @@ static void check_gemm(void) {
     const seek_dtype types[] = {SEEK_TYPE_F32, SEEK_TYPE_F16, SEEK_TYPE_BF16, SEEK_TYPE_Q4_0, SEEK_TYPE_Q4_1,
                                 SEEK_TYPE_Q5_0, SEEK_TYPE_Q5_1, SEEK_TYPE_Q8_0, SEEK_TYPE_Q4_K, SEEK_TYPE_Q5_K, SEEK_TYPE_Q6_K};
     /* odd counts exercise every partial tile; 75 rows, two blocks of packed panels */
-    const int64_t n = 1280, rows = 75, toks = 9, row_counts[] = {1, 3, 7, 8, 9, 64, 75};
+    const int64_t n = 1280, rows = 75, toks = 11, row_counts[] = {1, 3, 7, 8, 9, 64, 75};
     float *x = malloc((size_t)(n * (rows > toks ? rows : toks)) * sizeof(float));
     for (int isa = 0; isa <= (int)seek_cpu_best_isa(); isa++)
         for (size_t ti = 0; ti < sizeof types / sizeof types[0]; ti++) {

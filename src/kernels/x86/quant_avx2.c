@@ -236,7 +236,9 @@ typedef struct {
 #define B32_LANES 8
 #define B32_PANEL_ROWS 64 /* rows packed at a time: their panels stay in L2 */
 #define B32_TOKS 6        /* activation rows per microkernel */
-#define B32_PACK_MIN 4    /* fewer activation rows go the direct way */
+/* From this many activation rows on, packing pays (packing 8 rows x 1 block costs about what
+ * the direct way spends on 4 or 5 activation rows; the wide Q8_0 panels cost more to write) */
+#define B32_PACK_MIN(f) ((f)->wide ? 10 : 6)
 
 ALWAYS_INLINE size_t b32_act_bytes(const b32_format *f) { return f->has_min ? sizeof(block_q8_1) : sizeof(block_q8_0); }
 ALWAYS_INLINE size_t b32_act_qs(const b32_format *f) { return f->has_min ? offsetof(block_q8_1, qs) : offsetof(block_q8_0, qs); }
@@ -273,53 +275,59 @@ ALWAYS_INLINE void store_rows(float *out, __m256 v, int R) {
     for (int r = 0; r < R; r++) out[r] = tmp[r];
 }
 
-/* R <= 8 rows x one activation row, straight from the file. Each row's partial sums go to a
- * small buffer first, so the rows are read one after another (one stream for the prefetcher);
- * the second pass folds 8 rows at a time. Signed weights have their sign moved onto the
- * activations (|w| <= 128, a in -127..127: maddubs cannot saturate). */
-#define B32_CHUNK 64 /* blocks per pass: the buffer is 64 x 8 x 32 bytes */
-ALWAYS_INLINE void b32_direct(const int R, int64_t nb, float *out, const uint8_t *w, size_t ws, const uint8_t *y,
-                              const b32_format *f) {
+/* R <= 8 rows x T <= 4 activation rows, straight from the file. Each row's partial sums go to
+ * a small buffer first, so the rows are read one after another (one stream for the
+ * prefetcher) and each block is unpacked once for the T activation rows; the second pass folds
+ * 8 rows at a time. Signed weights have their sign moved onto the activations (|w| <= 128,
+ * a in -127..127: maddubs cannot saturate). */
+#define B32_DTOKS 4  /* activation rows per direct pass */
+#define B32_CHUNK 16 /* blocks per pass: the buffer is 4 x 16 x 8 x 32 bytes */
+ALWAYS_INLINE void b32_direct(const int R, const int T, int64_t nb, float *out, int64_t os, const uint8_t *w, size_t ws,
+                              const uint8_t *y, size_t as, const b32_format *f) {
     const size_t abytes = b32_act_bytes(f), qa = b32_act_qs(f);
     const __m256i ones = _mm256_set1_epi16(1);
-    __m256i part[B32_CHUNK][B32_LANES];
-    int32_t asum[B32_CHUNK]; /* offset * the activations' sum per block (the unsigned levels) */
-    __m256 acc = _mm256_setzero_ps(), sm = _mm256_setzero_ps();
+    __m256i part[B32_DTOKS][B32_CHUNK][B32_LANES];
+    int32_t asum[B32_DTOKS][B32_CHUNK]; /* offset * the activations' sum per block (the unsigned levels) */
+    __m256 acc[B32_DTOKS], sm[B32_DTOKS];
+    _Pragma("GCC unroll 4") for (int t = 0; t < T; t++) acc[t] = sm[t] = _mm256_setzero_ps();
     for (int64_t b0 = 0; b0 < nb; b0 += B32_CHUNK) {
         const int64_t nc = nb - b0 < B32_CHUNK ? nb - b0 : B32_CHUNK;
         if (f->offset)
-            for (int64_t c = 0; c < nc; c++) {
-                const __m256i qy = _mm256_loadu_si256((const __m256i *)(y + (b0 + c) * abytes + qa));
-                asum[c] = f->offset * hsum_epi32(_mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_set1_epi8(1), qy), ones));
-            }
+            for (int t = 0; t < T; t++)
+                for (int64_t c = 0; c < nc; c++) {
+                    const __m256i qy = _mm256_loadu_si256((const __m256i *)(y + t * as + (b0 + c) * abytes + qa));
+                    asum[t][c] = f->offset * hsum_epi32(_mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_set1_epi8(1), qy), ones));
+                }
         _Pragma("GCC unroll 8") for (int r = 0; r < B32_LANES; r++)
             for (int64_t c = 0; c < nc; c++) {
                 if (r >= R) {
-                    part[c][r] = _mm256_setzero_si256();
+                    _Pragma("GCC unroll 4") for (int t = 0; t < T; t++) part[t][c][r] = _mm256_setzero_si256();
                     continue;
                 }
-                const __m256i qy = _mm256_loadu_si256((const __m256i *)(y + (b0 + c) * abytes + qa));
                 const uint8_t *x = w + r * ws + (b0 + c) * f->bytes;
                 _mm_prefetch((const char *)(x + B32_LANES * ws), _MM_HINT_T0); /* the next call's rows */
-                __m256i m;
-                if (f->has_min) m = _mm256_maddubs_epi16(f->weights(x), qy);
-                else if (f->offset) m = _mm256_maddubs_epi16(f->uweights(x), qy);
-                else {
-                    const __m256i wq = f->weights(x);
-                    m = _mm256_maddubs_epi16(_mm256_sign_epi8(wq, wq), _mm256_sign_epi8(qy, wq));
+                const __m256i wq = f->has_min ? f->weights(x) : f->offset ? f->uweights(x) : f->weights(x);
+                const __m256i aw = f->has_min || f->offset ? wq : _mm256_sign_epi8(wq, wq);
+                _Pragma("GCC unroll 4") for (int t = 0; t < T; t++) {
+                    const __m256i qy = _mm256_loadu_si256((const __m256i *)(y + t * as + (b0 + c) * abytes + qa));
+                    const __m256i sy = f->has_min || f->offset ? qy : _mm256_sign_epi8(qy, wq);
+                    part[t][c][r] = _mm256_madd_epi16(_mm256_maddubs_epi16(aw, sy), ones);
                 }
-                part[c][r] = _mm256_madd_epi16(m, ones);
             }
         for (int64_t c = 0; c < nc; c++) {
-            const uint8_t *ya = y + (b0 + c) * abytes, *wb = w + (b0 + c) * f->bytes;
-            const __m256 scale = _mm256_mul_ps(f16_rows(wb, ws, R), _mm256_set1_ps(f16_at(ya)));
-            __m256i isum = rows8_sum(part[c]);
-            if (f->offset) isum = _mm256_sub_epi32(isum, _mm256_set1_epi32(asum[c]));
-            acc = _mm256_fmadd_ps(scale, _mm256_cvtepi32_ps(isum), acc);
-            if (f->has_min) sm = _mm256_fmadd_ps(f16_rows(wb + 2, ws, R), _mm256_set1_ps(f16_at(ya + 2)), sm);
+            const uint8_t *wb = w + (b0 + c) * f->bytes;
+            const __m256 dw = f16_rows(wb, ws, R);
+            const __m256 mw = f->has_min ? f16_rows(wb + 2, ws, R) : _mm256_setzero_ps();
+            _Pragma("GCC unroll 4") for (int t = 0; t < T; t++) {
+                const uint8_t *ya = y + t * as + (b0 + c) * abytes;
+                __m256i isum = rows8_sum(part[t][c]);
+                if (f->offset) isum = _mm256_sub_epi32(isum, _mm256_set1_epi32(asum[t][c]));
+                acc[t] = _mm256_fmadd_ps(_mm256_mul_ps(dw, _mm256_set1_ps(f16_at(ya))), _mm256_cvtepi32_ps(isum), acc[t]);
+                if (f->has_min) sm[t] = _mm256_fmadd_ps(mw, _mm256_set1_ps(f16_at(ya + 2)), sm[t]);
+            }
         }
     }
-    store_rows(out, f->has_min ? _mm256_add_ps(acc, sm) : acc, R);
+    _Pragma("GCC unroll 4") for (int t = 0; t < T; t++) store_rows(out + t * os, f->has_min ? _mm256_add_ps(acc[t], sm[t]) : acc[t], R);
 }
 
 /* One block of a panel: the weights (narrow: 8 groups x 8 rows x 4 bytes; wide: 16 pairs x
@@ -328,34 +336,55 @@ ALWAYS_INLINE size_t b32_panel_wbytes(const b32_format *f) { return f->wide ? 51
 ALWAYS_INLINE size_t b32_panel_block(const b32_format *f) { return b32_panel_wbytes(f) + 3 * 32; }
 
 /* Rows w[0 .. R) (R <= 8) of nb blocks into one panel; missing rows are zeros. */
+/* 8 vectors of 8 32-bit units (rows) -> 8 vectors of 8 (columns): col[c] unit r = rows[r] unit c. */
+ALWAYS_INLINE void transpose8x32(const __m256i rows[8], __m256i col[8]) {
+    __m256i t[8], u[8];
+    _Pragma("GCC unroll 4") for (int i = 0; i < 4; i++) {
+        t[2 * i] = _mm256_unpacklo_epi32(rows[2 * i], rows[2 * i + 1]);
+        t[2 * i + 1] = _mm256_unpackhi_epi32(rows[2 * i], rows[2 * i + 1]);
+    }
+    _Pragma("GCC unroll 2") for (int h = 0; h < 2; h++) { /* rows 0-3, then 4-7 */
+        const __m256i *th = t + 4 * h;
+        u[4 * h + 0] = _mm256_unpacklo_epi64(th[0], th[2]);
+        u[4 * h + 1] = _mm256_unpackhi_epi64(th[0], th[2]);
+        u[4 * h + 2] = _mm256_unpacklo_epi64(th[1], th[3]);
+        u[4 * h + 3] = _mm256_unpackhi_epi64(th[1], th[3]);
+    }
+    _Pragma("GCC unroll 4") for (int c = 0; c < 4; c++) {
+        col[c] = _mm256_permute2x128_si256(u[c], u[4 + c], 0x20);
+        col[c + 4] = _mm256_permute2x128_si256(u[c], u[4 + c], 0x31);
+    }
+}
+
+/* Rows w[0 .. R) (R <= 8) of nb blocks into one panel; missing rows are zeros. */
 ALWAYS_INLINE void b32_pack(const int R, int64_t nb, uint8_t *panel, const uint8_t *w, size_t ws, const b32_format *f) {
     const size_t wbytes = b32_panel_wbytes(f), pbytes = b32_panel_block(f);
+    const __m256i ones8 = _mm256_set1_epi8(1), ones16 = _mm256_set1_epi16(1);
     for (int64_t b = 0; b < nb; b++) {
         uint8_t *pb = panel + b * pbytes;
-        int8_t v[B32_LANES][QK];
-        int32_t corr[B32_LANES] = {0};
-        float dw[B32_LANES] = {0}, mw[B32_LANES] = {0};
-        memset(v, 0, sizeof v);
-        for (int r = 0; r < R; r++) {
-            const uint8_t *x = w + r * ws + b * f->bytes;
-            _mm256_storeu_si256((__m256i *)v[r], f->weights(x));
-            for (int k = 0; k < QK; k++) corr[r] += v[r][k];
-            corr[r] *= 128;
-            dw[r] = f16_at(x);
-            if (f->has_min) mw[r] = f16_at(x + 2);
+        const uint8_t *wb = w + b * f->bytes;
+        __m256i v[B32_LANES], col[B32_LANES];
+        _Pragma("GCC unroll 8") for (int r = 0; r < B32_LANES; r++) v[r] = r < R ? f->weights(wb + r * ws) : _mm256_setzero_si256();
+        if (f->wide) { /* int16 pairs: values 0-15 of each row, then 16-31 */
+            __m256i lo[B32_LANES], hi[B32_LANES];
+            _Pragma("GCC unroll 8") for (int r = 0; r < B32_LANES; r++) {
+                lo[r] = _mm256_cvtepi8_epi16(_mm256_castsi256_si128(v[r]));
+                hi[r] = _mm256_cvtepi8_epi16(_mm256_extracti128_si256(v[r], 1));
+            }
+            transpose8x32(lo, col);
+            _Pragma("GCC unroll 8") for (int j = 0; j < 8; j++) _mm256_storeu_si256((__m256i *)(pb + 32 * j), col[j]);
+            transpose8x32(hi, col);
+            _Pragma("GCC unroll 8") for (int j = 0; j < 8; j++) _mm256_storeu_si256((__m256i *)(pb + 256 + 32 * j), col[j]);
+        } else {
+            transpose8x32(v, col);
+            _Pragma("GCC unroll 8") for (int g = 0; g < 8; g++) _mm256_storeu_si256((__m256i *)(pb + 32 * g), col[g]);
+            /* 128 * sum(w) per row: the levels are small, so maddubs of 1s with them is exact */
+            __m256i p[B32_LANES];
+            _Pragma("GCC unroll 8") for (int r = 0; r < B32_LANES; r++) p[r] = _mm256_madd_epi16(_mm256_maddubs_epi16(ones8, v[r]), ones16);
+            _mm256_storeu_si256((__m256i *)(pb + wbytes), _mm256_slli_epi32(rows8_sum(p), 7));
         }
-        for (int r = 0; r < B32_LANES; r++) {
-            if (f->wide)
-                for (int j = 0; j < QK / 2; j++) {
-                    const int16_t pair[2] = {v[r][2 * j], v[r][2 * j + 1]};
-                    memcpy(pb + 32 * j + 4 * r, pair, 4);
-                }
-            else
-                for (int g = 0; g < QK / 4; g++) memcpy(pb + 32 * g + 4 * r, &v[r][4 * g], 4);
-        }
-        memcpy(pb + wbytes, corr, 32);
-        memcpy(pb + wbytes + 32, dw, 32);
-        memcpy(pb + wbytes + 64, mw, 32);
+        _mm256_storeu_ps((float *)(pb + wbytes + 32), f16_rows(wb, ws, R));
+        _mm256_storeu_ps((float *)(pb + wbytes + 64), f->has_min ? f16_rows(wb + 2, ws, R) : _mm256_setzero_ps());
     }
 }
 
@@ -461,13 +490,19 @@ ALWAYS_INLINE void b32_direct_rows(int64_t n, float *out, int64_t os, const uint
                                    const uint8_t *a, size_t as, int64_t nt, const b32_format *f) {
     const int64_t nb = n / QK;
     for (int64_t r0 = 0; r0 < nr; r0 += B32_LANES)
-        for (int64_t t = 0; t < nt; t++) {
-            float *o = out + t * os + r0;
-            const uint8_t *wr = w + r0 * ws, *y = a + t * as;
-            if (nr - r0 >= B32_LANES)
-                b32_direct(B32_LANES, nb, o, wr, ws, y, f);
-            else
-                b32_direct((int)(nr - r0), nb, o, wr, ws, y, f);
+        for (int64_t t0 = 0; t0 < nt; t0 += B32_DTOKS) {
+            const int T = nt - t0 < B32_DTOKS ? (int)(nt - t0) : B32_DTOKS;
+            float *o = out + t0 * os + r0;
+            const uint8_t *wr = w + r0 * ws, *y = a + t0 * as;
+            const int R = nr - r0 < B32_LANES ? (int)(nr - r0) : B32_LANES;
+#define B32_DIRECT(T_) (R == B32_LANES ? b32_direct(B32_LANES, T_, nb, o, os, wr, ws, y, as, f) : b32_direct(R, T_, nb, o, os, wr, ws, y, as, f))
+            switch (T) {
+            case 4: B32_DIRECT(4); break;
+            case 3: B32_DIRECT(3); break;
+            case 2: B32_DIRECT(2); break;
+            default: B32_DIRECT(1); break;
+            }
+#undef B32_DIRECT
         }
 }
 
@@ -475,7 +510,7 @@ ALWAYS_INLINE void gemm_b32(int64_t n, float *out, int64_t os, const void *w, si
                             size_t as, int64_t nt, const b32_format *f) {
     const int64_t nb = n / QK;
     const size_t pbytes = (size_t)nb * b32_panel_block(f), q_row = (size_t)n * (f->wide ? 2 : 1);
-    uint8_t *panels = nt >= B32_PACK_MIN ? malloc(B32_PANEL_ROWS / B32_LANES * pbytes) : NULL;
+    uint8_t *panels = nt >= B32_PACK_MIN(f) ? malloc(B32_PANEL_ROWS / B32_LANES * pbytes) : NULL;
     uint8_t *prep = panels ? malloc(B32_TOKS * (q_row + 2 * (size_t)nb * sizeof(float))) : NULL;
     if (!prep) { /* few tokens, or no memory: the direct way gives the same bits */
         free(panels);
@@ -519,7 +554,7 @@ ALWAYS_INLINE void gemm_b32(int64_t n, float *out, int64_t os, const void *w, si
     }                                                                                             \
     static void name##_vec_dot(int64_t n, float *out, const void *w, const void *a) {             \
         const b32_format f = name##_format;                                                       \
-        b32_direct(1, n / QK, out, w, 0, a, &f);                                                  \
+        b32_direct(1, 1, n / QK, out, 0, w, 0, a, 0, &f);                                         \
     }
 /* groups: the largest G with G * 2 * 255 * max|w| <= 32767 */
 BLOCK32_GEMM(q4_0, block_q4_0, false, false, 8, q4_0_ubytes, 8)
