@@ -221,12 +221,12 @@ typedef __m256i (*bytes_fn)(const uint8_t *blk);
  *     maddubs. Signed weights meet unsigned activations (a + 128, a ^ 0x80) and the 128 * sum(w)
  *     this adds is taken off per block; the int16 pair sums are added up G groups at a time,
  *     with G as large as the format's range allows without saturating. Q8_0 weights are too
- *     wide for that and are packed as int16 pairs for madd against int16 activations. */
+ *     wide for that: |w| meets a with w's sign, summed to int32 after every group. */
 
 typedef struct {
     bool has_min;  /* the _1 formats: unsigned levels and a minimum m_w */
-    bool wide;     /* Q8_0: int16 panels */
-    int groups;    /* 4-byte groups summed in int16 before madd (the narrow panels) */
+    bool sign;     /* Q8_0: too wide for that; the sign of w goes onto a, |w| meets it */
+    int groups;    /* 4-byte groups summed in int16 before madd */
     size_t bytes;  /* the block's size */
     bytes_fn weights;  /* the 32 values as bytes (the _1 formats: their unsigned levels) */
     bytes_fn uweights; /* Q4_0 / Q5_0: the unsigned levels, value = level - offset; else NULL */
@@ -237,8 +237,8 @@ typedef struct {
 #define B32_PANEL_ROWS 64 /* rows packed at a time: their panels stay in L2 */
 #define B32_TOKS 6        /* activation rows per microkernel */
 /* From this many activation rows on, packing pays (packing 8 rows x 1 block costs about what
- * the direct way spends on 4 or 5 activation rows; the wide Q8_0 panels cost more to write) */
-#define B32_PACK_MIN(f) ((f)->wide ? 10 : 6)
+ * the direct way spends on 4 or 5 activation rows; Q8_0's products cost more per row) */
+#define B32_PACK_MIN(f) ((f)->sign ? 8 : 6)
 
 ALWAYS_INLINE size_t b32_act_bytes(const b32_format *f) { return f->has_min ? sizeof(block_q8_1) : sizeof(block_q8_0); }
 ALWAYS_INLINE size_t b32_act_qs(const b32_format *f) { return f->has_min ? offsetof(block_q8_1, qs) : offsetof(block_q8_0, qs); }
@@ -330,10 +330,10 @@ ALWAYS_INLINE void b32_direct(const int R, const int T, int64_t nb, float *out, 
     _Pragma("GCC unroll 4") for (int t = 0; t < T; t++) store_rows(out + t * os, f->has_min ? _mm256_add_ps(acc[t], sm[t]) : acc[t], R);
 }
 
-/* One block of a panel: the weights (narrow: 8 groups x 8 rows x 4 bytes; wide: 16 pairs x
- * 8 rows x 2 int16), then per row 128 * sum(w) (narrow only), d_w and m_w. */
-ALWAYS_INLINE size_t b32_panel_wbytes(const b32_format *f) { return f->wide ? 512 : 256; }
-ALWAYS_INLINE size_t b32_panel_block(const b32_format *f) { return b32_panel_wbytes(f) + 3 * 32; }
+/* One block of a panel: the weights (8 groups x 8 rows x 4 bytes), then per row 128 * sum(w),
+ * d_w and m_w. */
+#define B32_PANEL_W 256
+#define B32_PANEL_BLOCK (B32_PANEL_W + 3 * 32)
 
 /* Rows w[0 .. R) (R <= 8) of nb blocks into one panel; missing rows are zeros. */
 /* 8 vectors of 8 32-bit units (rows) -> 8 vectors of 8 (columns): col[c] unit r = rows[r] unit c. */
@@ -358,24 +358,14 @@ ALWAYS_INLINE void transpose8x32(const __m256i rows[8], __m256i col[8]) {
 
 /* Rows w[0 .. R) (R <= 8) of nb blocks into one panel; missing rows are zeros. */
 ALWAYS_INLINE void b32_pack(const int R, int64_t nb, uint8_t *panel, const uint8_t *w, size_t ws, const b32_format *f) {
-    const size_t wbytes = b32_panel_wbytes(f), pbytes = b32_panel_block(f);
+    const size_t wbytes = B32_PANEL_W, pbytes = B32_PANEL_BLOCK;
     const __m256i ones8 = _mm256_set1_epi8(1), ones16 = _mm256_set1_epi16(1);
     for (int64_t b = 0; b < nb; b++) {
         uint8_t *pb = panel + b * pbytes;
         const uint8_t *wb = w + b * f->bytes;
         __m256i v[B32_LANES], col[B32_LANES];
         _Pragma("GCC unroll 8") for (int r = 0; r < B32_LANES; r++) v[r] = r < R ? f->weights(wb + r * ws) : _mm256_setzero_si256();
-        if (f->wide) { /* int16 pairs: values 0-15 of each row, then 16-31 */
-            __m256i lo[B32_LANES], hi[B32_LANES];
-            _Pragma("GCC unroll 8") for (int r = 0; r < B32_LANES; r++) {
-                lo[r] = _mm256_cvtepi8_epi16(_mm256_castsi256_si128(v[r]));
-                hi[r] = _mm256_cvtepi8_epi16(_mm256_extracti128_si256(v[r], 1));
-            }
-            transpose8x32(lo, col);
-            _Pragma("GCC unroll 8") for (int j = 0; j < 8; j++) _mm256_storeu_si256((__m256i *)(pb + 32 * j), col[j]);
-            transpose8x32(hi, col);
-            _Pragma("GCC unroll 8") for (int j = 0; j < 8; j++) _mm256_storeu_si256((__m256i *)(pb + 256 + 32 * j), col[j]);
-        } else {
+        {
             transpose8x32(v, col);
             _Pragma("GCC unroll 8") for (int g = 0; g < 8; g++) _mm256_storeu_si256((__m256i *)(pb + 32 * g), col[g]);
             /* 128 * sum(w) per row: the levels are small, so maddubs of 1s with them is exact */
@@ -388,10 +378,9 @@ ALWAYS_INLINE void b32_pack(const int R, int64_t nb, uint8_t *panel, const uint8
     }
 }
 
-/* T activation rows as the panels want them: bytes a ^ 0x80 (narrow) or int16 a (wide), d_a
- * and s_a as floats. */
+/* T activation rows as the panels want them: bytes a ^ 0x80 (Q8_0: a), d_a and s_a as floats. */
 typedef struct {
-    uint8_t *q;   /* T rows of n bytes (narrow) or n int16 (wide) */
+    uint8_t *q;   /* T rows of n bytes */
     float *d, *s; /* T rows of nb */
     size_t q_row;
 } b32_acts;
@@ -402,13 +391,8 @@ ALWAYS_INLINE void b32_prep(int T, int64_t nb, b32_acts *p, const uint8_t *a, si
         for (int64_t b = 0; b < nb; b++) {
             const uint8_t *ya = a + t * as + b * abytes;
             const __m256i q = _mm256_loadu_si256((const __m256i *)(ya + qa));
-            uint8_t *dst = p->q + t * p->q_row + b * (f->wide ? 2 * QK : QK);
-            if (f->wide) {
-                _mm256_storeu_si256((__m256i *)dst, _mm256_cvtepi8_epi16(_mm256_castsi256_si128(q)));
-                _mm256_storeu_si256((__m256i *)dst + 1, _mm256_cvtepi8_epi16(_mm256_extracti128_si256(q, 1)));
-            } else {
-                _mm256_storeu_si256((__m256i *)dst, _mm256_xor_si256(q, _mm256_set1_epi8((char)0x80)));
-            }
+            _mm256_storeu_si256((__m256i *)(p->q + t * p->q_row + b * QK),
+                                f->sign ? q : _mm256_xor_si256(q, _mm256_set1_epi8((char)0x80)));
             p->d[t * nb + b] = f16_at(ya);
             p->s[t * nb + b] = f->has_min ? f16_at(ya + 2) : 0.0f;
         }
@@ -423,21 +407,22 @@ ALWAYS_INLINE __m256i bcast32(const uint8_t *p) {
 /* One panel (R valid rows) x T prepared activation rows. */
 ALWAYS_INLINE void b32_panel(const int T, const int R, int64_t nb, float *out, int64_t os, const uint8_t *panel,
                              const b32_acts *p, const b32_format *f) {
-    const size_t wbytes = b32_panel_wbytes(f), pbytes = b32_panel_block(f);
+    const size_t wbytes = B32_PANEL_W, pbytes = B32_PANEL_BLOCK;
     const __m256i ones = _mm256_set1_epi16(1);
     __m256 acc[B32_TOKS], sm[B32_TOKS];
     _Pragma("GCC unroll 8") for (int t = 0; t < T; t++) acc[t] = sm[t] = _mm256_setzero_ps();
     for (int64_t b = 0; b < nb; b++) {
         const uint8_t *pb = panel + b * pbytes;
         __m256i isum[B32_TOKS];
-        if (f->wide) {
-            const uint8_t *q = p->q + b * 2 * QK;
-            _Pragma("GCC unroll 16") for (int j = 0; j < QK / 2; j++) {
-                const __m256i wj = _mm256_loadu_si256((const __m256i *)(pb + 32 * j));
+        if (f->sign) { /* Q8_0: |w| against a with w's sign, int32 after every group */
+            const uint8_t *q = p->q + b * QK;
+            _Pragma("GCC unroll 8") for (int g = 0; g < QK / 4; g++) {
+                const __m256i wg = _mm256_loadu_si256((const __m256i *)(pb + 32 * g)), aw = _mm256_sign_epi8(wg, wg);
                 _Pragma("GCC unroll 8") for (int t = 0; t < T; t++) {
-                    const __m256i m = _mm256_madd_epi16(wj, bcast32(q + t * p->q_row + 4 * j));
-                    isum[t] = j == 0 ? m : _mm256_add_epi32(isum[t], m);
-                    ROUNDED(isum[t]); /* keeps GCC from regrouping the sums (and spilling) */
+                    const __m256i sy = _mm256_sign_epi8(bcast32(q + t * p->q_row + 4 * g), wg);
+                    const __m256i m = _mm256_madd_epi16(_mm256_maddubs_epi16(aw, sy), ones);
+                    isum[t] = g == 0 ? m : _mm256_add_epi32(isum[t], m);
+                    ROUNDED(isum[t]);
                 }
             }
         } else {
@@ -509,7 +494,7 @@ ALWAYS_INLINE void b32_direct_rows(int64_t n, float *out, int64_t os, const uint
 ALWAYS_INLINE void gemm_b32(int64_t n, float *out, int64_t os, const void *w, size_t ws, int64_t nr, const void *a,
                             size_t as, int64_t nt, const b32_format *f) {
     const int64_t nb = n / QK;
-    const size_t pbytes = (size_t)nb * b32_panel_block(f), q_row = (size_t)n * (f->wide ? 2 : 1);
+    const size_t pbytes = (size_t)nb * B32_PANEL_BLOCK, q_row = (size_t)n;
     uint8_t *panels = nt >= B32_PACK_MIN(f) ? malloc(B32_PANEL_ROWS / B32_LANES * pbytes) : NULL;
     uint8_t *prep = panels ? malloc(B32_TOKS * (q_row + 2 * (size_t)nb * sizeof(float))) : NULL;
     if (!prep) { /* few tokens, or no memory: the direct way gives the same bits */
@@ -545,8 +530,8 @@ ALWAYS_INLINE void gemm_b32(int64_t n, float *out, int64_t os, const void *w, si
     free(panels);
 }
 
-#define BLOCK32_GEMM(name, block_t, has_min_, wide_, groups_, ubytes, offset)                       \
-    static const b32_format name##_format = {has_min_, wide_, groups_, sizeof(block_t), name##_bytes, ubytes, offset}; \
+#define BLOCK32_GEMM(name, block_t, has_min_, sign_, groups_, ubytes, offset)                       \
+    static const b32_format name##_format = {has_min_, sign_, groups_, sizeof(block_t), name##_bytes, ubytes, offset}; \
     static void name##_gemm(int64_t n, float *out, int64_t os, const void *w, size_t ws, int64_t nr, const void *a, \
                             size_t as, int64_t nt) {                                              \
         const b32_format f = name##_format;                                                       \
@@ -559,7 +544,7 @@ ALWAYS_INLINE void gemm_b32(int64_t n, float *out, int64_t os, const void *w, si
 /* groups: the largest G with G * 2 * 255 * max|w| <= 32767 */
 BLOCK32_GEMM(q4_0, block_q4_0, false, false, 8, q4_0_ubytes, 8)
 BLOCK32_GEMM(q5_0, block_q5_0, false, false, 4, q5_0_ubytes, 16)
-BLOCK32_GEMM(q8_0, block_q8_0, false, true, 1, NULL, 0)
+BLOCK32_GEMM(q8_0, block_q8_0, false, true, 0, NULL, 0)
 BLOCK32_GEMM(q4_1, block_q4_1, true, false, 4, NULL, 0)
 BLOCK32_GEMM(q5_1, block_q5_1, true, false, 2, NULL, 0)
 
