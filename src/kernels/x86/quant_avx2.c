@@ -275,23 +275,24 @@ ALWAYS_INLINE void store_rows(float *out, __m256 v, int R) {
     for (int r = 0; r < R; r++) out[r] = tmp[r];
 }
 
-/* R <= 8 rows x T <= 4 activation rows, straight from the file. Each row's partial sums go to
- * a small buffer first, so the rows are read one after another (one stream for the
- * prefetcher) and each block is unpacked once for the T activation rows; the second pass folds
- * 8 rows at a time. Signed weights have their sign moved onto the activations (|w| <= 128,
+/* R <= 8 rows x T <= 4 activation rows, straight from the file. Each row's partial sums over a
+ * chunk of blocks go to a small buffer first (each block unpacked once for the T activation
+ * rows); the second pass folds 8 rows at a time. Signed weights have their sign moved onto the activations (|w| <= 128,
  * a in -127..127: maddubs cannot saturate). */
 #define B32_DTOKS 4  /* activation rows per direct pass */
-#define B32_CHUNK 16 /* blocks per pass: the buffer is 4 x 16 x 8 x 32 bytes */
+#define B32_CHUNK 16 /* blocks per pass for one activation row, fewer for more: a 4 KiB buffer */
 ALWAYS_INLINE void b32_direct(const int R, const int T, int64_t nb, float *out, int64_t os, const uint8_t *w, size_t ws,
                               const uint8_t *y, size_t as, const b32_format *f) {
     const size_t abytes = b32_act_bytes(f), qa = b32_act_qs(f);
     const __m256i ones = _mm256_set1_epi16(1);
+    const int CH = B32_CHUNK / T; /* (measured: short chunks keep 8 row streams going, which
+                                   * beats whole rows one after another out of cache) */
     __m256i part[B32_DTOKS][B32_CHUNK][B32_LANES];
     int32_t asum[B32_DTOKS][B32_CHUNK]; /* offset * the activations' sum per block (the unsigned levels) */
     __m256 acc[B32_DTOKS], sm[B32_DTOKS];
     _Pragma("GCC unroll 4") for (int t = 0; t < T; t++) acc[t] = sm[t] = _mm256_setzero_ps();
-    for (int64_t b0 = 0; b0 < nb; b0 += B32_CHUNK) {
-        const int64_t nc = nb - b0 < B32_CHUNK ? nb - b0 : B32_CHUNK;
+    for (int64_t b0 = 0; b0 < nb; b0 += CH) {
+        const int64_t nc = nb - b0 < CH ? nb - b0 : CH;
         if (f->offset)
             for (int t = 0; t < T; t++)
                 for (int64_t c = 0; c < nc; c++) {
