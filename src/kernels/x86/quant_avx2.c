@@ -236,9 +236,9 @@ typedef struct {
 #define B32_LANES 8
 #define B32_PANEL_ROWS 64 /* rows packed at a time: their panels stay in L2 */
 #define B32_TOKS 6        /* activation rows per microkernel */
-/* From this many activation rows on, packing pays (packing 8 rows x 1 block costs about what
- * the direct way spends on 4 or 5 activation rows; Q8_0's products cost more per row) */
-#define B32_PACK_MIN(f) ((f)->sign ? 8 : 6)
+/* From this many activation rows on, packing pays (measured on 576 x 49152: packing costs
+ * about what the direct way spends on 2 activation rows, 5 for Q8_0's costlier products) */
+#define B32_PACK_MIN(f) ((f)->sign ? 7 : 3)
 
 ALWAYS_INLINE size_t b32_act_bytes(const b32_format *f) { return f->has_min ? sizeof(block_q8_1) : sizeof(block_q8_0); }
 ALWAYS_INLINE size_t b32_act_qs(const b32_format *f) { return f->has_min ? offsetof(block_q8_1, qs) : offsetof(block_q8_0, qs); }
@@ -275,68 +275,6 @@ ALWAYS_INLINE void store_rows(float *out, __m256 v, int R) {
     for (int r = 0; r < R; r++) out[r] = tmp[r];
 }
 
-/* R <= 8 rows x T <= 4 activation rows, straight from the file. Each row's partial sums over a
- * chunk of blocks go to a small buffer first (each block unpacked once for the T activation
- * rows); the second pass folds 8 rows at a time. Signed weights have their sign moved onto the activations (|w| <= 128,
- * a in -127..127: maddubs cannot saturate). */
-#define B32_DTOKS 4  /* activation rows per direct pass */
-#define B32_CHUNK 16 /* blocks per pass for one activation row, fewer for more: a 4 KiB buffer */
-ALWAYS_INLINE void b32_direct(const int R, const int T, int64_t nb, float *out, int64_t os, const uint8_t *w, size_t ws,
-                              const uint8_t *y, size_t as, const b32_format *f) {
-    const size_t abytes = b32_act_bytes(f), qa = b32_act_qs(f);
-    const __m256i ones = _mm256_set1_epi16(1);
-    const int CH = B32_CHUNK / T; /* (measured: short chunks keep 8 row streams going, which
-                                   * beats whole rows one after another out of cache) */
-    __m256i part[B32_DTOKS][B32_CHUNK][B32_LANES];
-    int32_t asum[B32_DTOKS][B32_CHUNK]; /* offset * the activations' sum per block (the unsigned levels) */
-    __m256 acc[B32_DTOKS], sm[B32_DTOKS];
-    _Pragma("GCC unroll 4") for (int t = 0; t < T; t++) acc[t] = sm[t] = _mm256_setzero_ps();
-    for (int64_t b0 = 0; b0 < nb; b0 += CH) {
-        const int64_t nc = nb - b0 < CH ? nb - b0 : CH;
-        if (f->offset)
-            for (int t = 0; t < T; t++)
-                for (int64_t c = 0; c < nc; c++) {
-                    const __m256i qy = _mm256_loadu_si256((const __m256i *)(y + t * as + (b0 + c) * abytes + qa));
-                    asum[t][c] = f->offset * hsum_epi32(_mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_set1_epi8(1), qy), ones));
-                }
-        _Pragma("GCC unroll 8") for (int r = 0; r < B32_LANES; r++)
-            for (int64_t c = 0; c < nc; c++) {
-                if (r >= R) {
-                    _Pragma("GCC unroll 4") for (int t = 0; t < T; t++) part[t][c][r] = _mm256_setzero_si256();
-                    continue;
-                }
-                const uint8_t *x = w + r * ws + (b0 + c) * f->bytes;
-                _mm_prefetch((const char *)(x + B32_LANES * ws), _MM_HINT_T0); /* the next call's rows */
-                const __m256i wq = f->has_min ? f->weights(x) : f->offset ? f->uweights(x) : f->weights(x);
-                const __m256i aw = f->has_min || f->offset ? wq : _mm256_sign_epi8(wq, wq);
-                _Pragma("GCC unroll 4") for (int t = 0; t < T; t++) {
-                    const __m256i qy = _mm256_loadu_si256((const __m256i *)(y + t * as + (b0 + c) * abytes + qa));
-                    const __m256i sy = f->has_min || f->offset ? qy : _mm256_sign_epi8(qy, wq);
-                    part[t][c][r] = _mm256_madd_epi16(_mm256_maddubs_epi16(aw, sy), ones);
-                }
-            }
-        for (int64_t c = 0; c < nc; c++) {
-            const uint8_t *wb = w + (b0 + c) * f->bytes;
-            const __m256 dw = f16_rows(wb, ws, R);
-            const __m256 mw = f->has_min ? f16_rows(wb + 2, ws, R) : _mm256_setzero_ps();
-            _Pragma("GCC unroll 4") for (int t = 0; t < T; t++) {
-                const uint8_t *ya = y + t * as + (b0 + c) * abytes;
-                __m256i isum = rows8_sum(part[t][c]);
-                if (f->offset) isum = _mm256_sub_epi32(isum, _mm256_set1_epi32(asum[t][c]));
-                acc[t] = _mm256_fmadd_ps(_mm256_mul_ps(dw, _mm256_set1_ps(f16_at(ya))), _mm256_cvtepi32_ps(isum), acc[t]);
-                if (f->has_min) sm[t] = _mm256_fmadd_ps(mw, _mm256_set1_ps(f16_at(ya + 2)), sm[t]);
-            }
-        }
-    }
-    _Pragma("GCC unroll 4") for (int t = 0; t < T; t++) store_rows(out + t * os, f->has_min ? _mm256_add_ps(acc[t], sm[t]) : acc[t], R);
-}
-
-/* One block of a panel: the weights (8 groups x 8 rows x 4 bytes), then per row 128 * sum(w),
- * d_w and m_w. */
-#define B32_PANEL_W 256
-#define B32_PANEL_BLOCK (B32_PANEL_W + 3 * 32)
-
-/* Rows w[0 .. R) (R <= 8) of nb blocks into one panel; missing rows are zeros. */
 /* 8 vectors of 8 32-bit units (rows) -> 8 vectors of 8 (columns): col[c] unit r = rows[r] unit c. */
 ALWAYS_INLINE void transpose8x32(const __m256i rows[8], __m256i col[8]) {
     __m256i t[8], u[8];
@@ -356,6 +294,76 @@ ALWAYS_INLINE void transpose8x32(const __m256i rows[8], __m256i col[8]) {
         col[c + 4] = _mm256_permute2x128_si256(u[c], u[4 + c], 0x31);
     }
 }
+
+/* R <= 8 rows x T <= 4 activation rows, straight from the file. First each row on its own,
+ * read front to back (one stream for the prefetcher; each block unpacked once for the T
+ * activation rows): the partial sums of 8 consecutive blocks are folded by a tree of hadds into
+ * one vector of 8 block sums. Then an 8x8 transpose turns 8 rows' vectors into one vector of
+ * 8 rows per block for the float steps. Signed weights have their sign moved onto the
+ * activations (|w| <= 128, a in -127..127: maddubs cannot saturate). */
+#define B32_DTOKS 4  /* activation rows per direct pass */
+#define B32_CHUNK 64 /* blocks per pass (a multiple of 8) */
+#define B32_PF 2048 /* prefetch distance along a row in bytes (measured: 512 is short, 4096 no better) */
+ALWAYS_INLINE void b32_direct(const int R, const int T, int64_t nb, float *out, int64_t os, const uint8_t *w, size_t ws,
+                              const uint8_t *y, size_t as, const b32_format *f) {
+    const size_t abytes = b32_act_bytes(f), qa = b32_act_qs(f);
+    const __m256i ones = _mm256_set1_epi16(1);
+    __m256i isums[B32_DTOKS][B32_LANES][B32_CHUNK / 8]; /* [t][row][8 blocks] */
+    int32_t asum[B32_DTOKS][B32_CHUNK]; /* offset * the activations' sum per block (the unsigned levels) */
+    __m256 acc[B32_DTOKS], sm[B32_DTOKS];
+    _Pragma("GCC unroll 4") for (int t = 0; t < T; t++) acc[t] = sm[t] = _mm256_setzero_ps();
+    for (int64_t b0 = 0; b0 < nb; b0 += B32_CHUNK) {
+        const int64_t nc = nb - b0 < B32_CHUNK ? nb - b0 : B32_CHUNK;
+        if (f->offset)
+            for (int t = 0; t < T; t++)
+                for (int64_t c = 0; c < nc; c++) {
+                    const __m256i qy = _mm256_loadu_si256((const __m256i *)(y + t * as + (b0 + c) * abytes + qa));
+                    asum[t][c] = f->offset * hsum_epi32(_mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_set1_epi8(1), qy), ones));
+                }
+        for (int r = 0; r < R; r++)
+            for (int64_t c8 = 0; c8 < nc; c8 += 8) {
+                __m256i p[B32_DTOKS][8];
+                _Pragma("GCC unroll 8") for (int k = 0; k < 8; k++) {
+                    if (c8 + k >= nc) {
+                        _Pragma("GCC unroll 4") for (int t = 0; t < T; t++) p[t][k] = _mm256_setzero_si256();
+                        continue;
+                    }
+                    const uint8_t *x = w + r * ws + (b0 + c8 + k) * f->bytes;
+                    _mm_prefetch((const char *)x + B32_PF, _MM_HINT_T0);
+                    const __m256i wq = f->has_min ? f->weights(x) : f->offset ? f->uweights(x) : f->weights(x);
+                    const __m256i aw = f->has_min || f->offset ? wq : _mm256_sign_epi8(wq, wq);
+                    _Pragma("GCC unroll 4") for (int t = 0; t < T; t++) {
+                        const __m256i qy = _mm256_loadu_si256((const __m256i *)(y + t * as + (b0 + c8 + k) * abytes + qa));
+                        const __m256i sy = f->has_min || f->offset ? qy : _mm256_sign_epi8(qy, wq);
+                        p[t][k] = _mm256_madd_epi16(_mm256_maddubs_epi16(aw, sy), ones);
+                    }
+                }
+                _Pragma("GCC unroll 4") for (int t = 0; t < T; t++) isums[t][r][c8 / 8] = rows8_sum(p[t]);
+            }
+        for (int64_t c8 = 0; c8 < nc; c8 += 8) {
+            _Pragma("GCC unroll 4") for (int t = 0; t < T; t++) {
+                __m256i rows[B32_LANES], col[B32_LANES];
+                _Pragma("GCC unroll 8") for (int r = 0; r < B32_LANES; r++) rows[r] = r < R ? isums[t][r][c8 / 8] : _mm256_setzero_si256();
+                transpose8x32(rows, col); /* col[k]: block c8 + k of the 8 rows */
+                for (int k = 0; k < 8 && c8 + k < nc; k++) {
+                    const int64_t c = c8 + k;
+                    const uint8_t *wb = w + (b0 + c) * f->bytes, *ya = y + t * as + (b0 + c) * abytes;
+                    __m256i isum = col[k];
+                    if (f->offset) isum = _mm256_sub_epi32(isum, _mm256_set1_epi32(asum[t][c]));
+                    acc[t] = _mm256_fmadd_ps(_mm256_mul_ps(f16_rows(wb, ws, R), _mm256_set1_ps(f16_at(ya))), _mm256_cvtepi32_ps(isum),
+                                             acc[t]);
+                    if (f->has_min) sm[t] = _mm256_fmadd_ps(f16_rows(wb + 2, ws, R), _mm256_set1_ps(f16_at(ya + 2)), sm[t]);
+                }
+            }
+        }
+    }
+    _Pragma("GCC unroll 4") for (int t = 0; t < T; t++) store_rows(out + t * os, f->has_min ? _mm256_add_ps(acc[t], sm[t]) : acc[t], R);
+}
+
+/* One block of a panel: the weights (8 groups x 8 rows x 4 bytes), then per row 128 * sum(w),
+ * d_w and m_w. */
+#define B32_PANEL_W 256
+#define B32_PANEL_BLOCK (B32_PANEL_W + 3 * 32)
 
 /* Rows w[0 .. R) (R <= 8) of nb blocks into one panel; missing rows are zeros. */
 ALWAYS_INLINE void b32_pack(const int R, int64_t nb, uint8_t *panel, const uint8_t *w, size_t ws, const b32_format *f) {
