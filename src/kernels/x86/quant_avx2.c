@@ -314,11 +314,16 @@ ALWAYS_INLINE void b32_direct(const int R, const int T, int64_t nb, float *out, 
     _Pragma("GCC unroll 4") for (int t = 0; t < T; t++) acc[t] = sm[t] = _mm256_setzero_ps();
     for (int64_t b0 = 0; b0 < nb; b0 += B32_CHUNK) {
         const int64_t nc = nb - b0 < B32_CHUNK ? nb - b0 : B32_CHUNK;
-        if (f->offset)
+        if (f->offset) /* 8 blocks' sums at a time, folded like the weights' */
             for (int t = 0; t < T; t++)
-                for (int64_t c = 0; c < nc; c++) {
-                    const __m256i qy = _mm256_loadu_si256((const __m256i *)(y + t * as + (b0 + c) * abytes + qa));
-                    asum[t][c] = f->offset * hsum_epi32(_mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_set1_epi8(1), qy), ones));
+                for (int64_t c8 = 0; c8 < nc; c8 += 8) {
+                    __m256i p[8];
+                    _Pragma("GCC unroll 8") for (int k = 0; k < 8; k++) {
+                        const __m256i qy = c8 + k < nc ? _mm256_loadu_si256((const __m256i *)(y + t * as + (b0 + c8 + k) * abytes + qa))
+                                                       : _mm256_setzero_si256();
+                        p[k] = _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_set1_epi8(1), qy), ones);
+                    }
+                    _mm256_storeu_si256((__m256i *)&asum[t][c8], _mm256_mullo_epi32(rows8_sum(p), _mm256_set1_epi32(f->offset)));
                 }
         for (int r = 0; r < R; r++)
             for (int64_t c8 = 0; c8 < nc; c8 += 8) {

@@ -41,6 +41,14 @@ static void scale_avx2(float *y, float a, int64_t n) {
 
 #define ALWAYS_INLINE static inline __attribute__((always_inline))
 
+/* Runs TILE(R) on rows i .. i+R-1 for i = 0, 3, 6, ... < n with R = 3, or what is left. */
+#define BY_THREES(n, TILE)                                                                        \
+    for (int32_t i = 0; i < (n); i += 3) {                                                        \
+        if ((n) - i >= 3) TILE(3);                                                                \
+        else if ((n) - i == 2) TILE(2);                                                           \
+        else TILE(1);                                                                             \
+    }
+
 /* R (<= 3) query rows x four keys per pass: 4R dot products share each load of q and k, and
  * every dot product is summed as scores_avx2 sums it (8 lanes over the dims, then a fixed tree),
  * so a row's scores do not depend on the rows beside it. */
@@ -81,13 +89,9 @@ static void scores_rows_avx2(float *s, int64_t s_stride, const float *q, int64_t
             for (int32_t j = 0; j < nb; j++) s[i * s_stride + j] = dot_avx2(q + i * q_stride, k + j * stride, n);
         return;
     }
-    for (int32_t i = 0; i < nq; i += 3) {
-        float *si = s + i * s_stride;
-        const float *qi = q + i * q_stride;
-        if (nq - i >= 3) scores_tile(3, si, s_stride, qi, q_stride, k, stride, nb, n);
-        else if (nq - i == 2) scores_tile(2, si, s_stride, qi, q_stride, k, stride, nb, n);
-        else scores_tile(1, si, s_stride, qi, q_stride, k, stride, nb, n);
-    }
+#define SCORES(R_) scores_tile(R_, s + i * s_stride, s_stride, q + i * q_stride, q_stride, k, stride, nb, n)
+    BY_THREES(nq, SCORES)
+#undef SCORES
 }
 
 /* R (<= 3) accumulator rows x 32 dims in twelve registers while every value row of the block is
@@ -117,13 +121,9 @@ ALWAYS_INLINE void wsum_tile(const int R, float *acc, int64_t acc_stride, const 
 
 static void weighted_sum_rows_avx2(float *acc, int64_t acc_stride, const float *p, int64_t p_stride, int32_t nr, const float *v,
                                    int64_t stride, int32_t nb, int64_t n) {
-    for (int32_t i = 0; i < nr; i += 3) {
-        float *ai = acc + i * acc_stride;
-        const float *pi = p + i * p_stride;
-        if (nr - i >= 3) wsum_tile(3, ai, acc_stride, pi, p_stride, v, stride, nb, n);
-        else if (nr - i == 2) wsum_tile(2, ai, acc_stride, pi, p_stride, v, stride, nb, n);
-        else wsum_tile(1, ai, acc_stride, pi, p_stride, v, stride, nb, n);
-    }
+#define WSUM(R_) wsum_tile(R_, acc + i * acc_stride, acc_stride, p + i * p_stride, p_stride, v, stride, nb, n)
+    BY_THREES(nr, WSUM)
+#undef WSUM
 }
 
 static void weighted_sum_avx2(float *acc, const float *p, const float *v, int64_t stride, int32_t nb, int64_t n) {
