@@ -474,46 +474,40 @@ ALWAYS_INLINE void b32_panel(const int T, const int R, int64_t nb, float *out, i
     _Pragma("GCC unroll 8") for (int t = 0; t < T; t++) store_rows(out + t * os, f->has_min ? _mm256_add_ps(acc[t], sm[t]) : acc[t], R);
 }
 
-/* Calls PANEL(T) with a compile-time T equal to the runtime t (1..B32_TOKS). */
-#define B32_TOK_SWITCH(t, PANEL)                                                                  \
-    switch (t) {                                                                                  \
-    case 6: PANEL(6); break;                                                                      \
-    case 5: PANEL(5); break;                                                                      \
-    case 4: PANEL(4); break;                                                                      \
-    case 3: PANEL(3); break;                                                                      \
-    case 2: PANEL(2); break;                                                                      \
-    default: PANEL(1); break;                                                                     \
-    }
+/* Each format's kernels for every tile size, each its own function (one function holding them
+ * all takes minutes to compile under AddressSanitizer), called through this table. */
+typedef void (*b32_panel_fn)(int R, int64_t nb, float *out, int64_t os, const uint8_t *panel, const b32_acts *p);
+typedef void (*b32_direct_fn)(int R, int64_t nb, float *out, int64_t os, const uint8_t *w, size_t ws, const uint8_t *y,
+                              size_t as);
+typedef void (*b32_pack_fn)(int R, int64_t nb, uint8_t *panel, const uint8_t *w, size_t ws);
+typedef struct {
+    const b32_format *f;
+    b32_panel_fn panel[B32_TOKS + 1];    /* [T]: T prepared activation rows */
+    b32_direct_fn direct[B32_DTOKS + 1]; /* [T] */
+    b32_pack_fn pack;
+} b32_kernels;
 
-ALWAYS_INLINE void b32_direct_rows(int64_t n, float *out, int64_t os, const uint8_t *w, size_t ws, int64_t nr,
-                                   const uint8_t *a, size_t as, int64_t nt, const b32_format *f) {
+static void b32_direct_rows(int64_t n, float *out, int64_t os, const uint8_t *w, size_t ws, int64_t nr, const uint8_t *a,
+                            size_t as, int64_t nt, const b32_kernels *k) {
     const int64_t nb = n / QK;
     for (int64_t r0 = 0; r0 < nr; r0 += B32_LANES)
         for (int64_t t0 = 0; t0 < nt; t0 += B32_DTOKS) {
             const int T = nt - t0 < B32_DTOKS ? (int)(nt - t0) : B32_DTOKS;
-            float *o = out + t0 * os + r0;
-            const uint8_t *wr = w + r0 * ws, *y = a + t0 * as;
             const int R = nr - r0 < B32_LANES ? (int)(nr - r0) : B32_LANES;
-#define B32_DIRECT(T_) (R == B32_LANES ? b32_direct(B32_LANES, T_, nb, o, os, wr, ws, y, as, f) : b32_direct(R, T_, nb, o, os, wr, ws, y, as, f))
-            switch (T) {
-            case 4: B32_DIRECT(4); break;
-            case 3: B32_DIRECT(3); break;
-            case 2: B32_DIRECT(2); break;
-            default: B32_DIRECT(1); break;
-            }
-#undef B32_DIRECT
+            k->direct[T](R, nb, out + t0 * os + r0, os, w + r0 * ws, ws, a + t0 * as, as);
         }
 }
 
-ALWAYS_INLINE void gemm_b32(int64_t n, float *out, int64_t os, const void *w, size_t ws, int64_t nr, const void *a,
-                            size_t as, int64_t nt, const b32_format *f) {
+static void gemm_b32(int64_t n, float *out, int64_t os, const void *w, size_t ws, int64_t nr, const void *a, size_t as,
+                     int64_t nt, const b32_kernels *k) {
+    const b32_format *f = k->f;
     const int64_t nb = n / QK;
     const size_t pbytes = (size_t)nb * B32_PANEL_BLOCK, q_row = (size_t)n;
     uint8_t *panels = nt >= B32_PACK_MIN(f) ? malloc(B32_PANEL_ROWS / B32_LANES * pbytes) : NULL;
     uint8_t *prep = panels ? malloc(B32_TOKS * (q_row + 2 * (size_t)nb * sizeof(float))) : NULL;
     if (!prep) { /* few tokens, or no memory: the direct way gives the same bits */
         free(panels);
-        b32_direct_rows(n, out, os, w, ws, nr, a, as, nt, f);
+        b32_direct_rows(n, out, os, w, ws, nr, a, as, nt, k);
         return;
     }
     b32_acts p = {prep, (float *)(prep + B32_TOKS * q_row), (float *)(prep + B32_TOKS * q_row) + B32_TOKS * nb, q_row};
@@ -521,22 +515,14 @@ ALWAYS_INLINE void gemm_b32(int64_t n, float *out, int64_t os, const void *w, si
         const int64_t rb = nr - r0 < B32_PANEL_ROWS ? nr - r0 : B32_PANEL_ROWS;
         for (int64_t i = 0; i * B32_LANES < rb; i++) {
             const int R = rb - i * B32_LANES < B32_LANES ? (int)(rb - i * B32_LANES) : B32_LANES;
-            const uint8_t *wr = (const uint8_t *)w + (r0 + i * B32_LANES) * ws;
-            if (R == B32_LANES)
-                b32_pack(B32_LANES, nb, panels + i * pbytes, wr, ws, f);
-            else
-                b32_pack(R, nb, panels + i * pbytes, wr, ws, f);
+            k->pack(R, nb, panels + i * pbytes, (const uint8_t *)w + (r0 + i * B32_LANES) * ws, ws);
         }
         for (int64_t t0 = 0; t0 < nt; t0 += B32_TOKS) {
             const int T = nt - t0 < B32_TOKS ? (int)(nt - t0) : B32_TOKS;
             b32_prep(T, nb, &p, (const uint8_t *)a + t0 * as, as, f);
             for (int64_t i = 0; i * B32_LANES < rb; i++) {
                 const int R = rb - i * B32_LANES < B32_LANES ? (int)(rb - i * B32_LANES) : B32_LANES;
-                float *o = out + t0 * os + r0 + i * B32_LANES;
-                const uint8_t *pan = panels + i * pbytes;
-#define B32_PANEL(T_) b32_panel(T_, R, nb, o, os, pan, &p, f)
-                B32_TOK_SWITCH(T, B32_PANEL)
-#undef B32_PANEL
+                k->panel[T](R, nb, out + t0 * os + r0 + i * B32_LANES, os, panels + i * pbytes, &p);
             }
         }
     }
@@ -544,21 +530,41 @@ ALWAYS_INLINE void gemm_b32(int64_t n, float *out, int64_t os, const void *w, si
     free(panels);
 }
 
+#define B32_PANEL_T(name, T_)                                                                     \
+    static void name##_panel##T_(int R, int64_t nb, float *out, int64_t os, const uint8_t *panel, const b32_acts *p) { \
+        b32_panel(T_, R, nb, out, os, panel, p, &name##_format);                                  \
+    }
+#define B32_DIRECT_T(name, T_)                                                                    \
+    static void name##_direct##T_(int R, int64_t nb, float *out, int64_t os, const uint8_t *w, size_t ws, const uint8_t *y, \
+                                  size_t as) {                                                    \
+        if (R == B32_LANES) b32_direct(B32_LANES, T_, nb, out, os, w, ws, y, as, &name##_format); \
+        else b32_direct(R, T_, nb, out, os, w, ws, y, as, &name##_format);                        \
+    }
 #define BLOCK32_GEMM(name, block_t, has_min_, sign_, groups_, ubytes, offset)                       \
     static const b32_format name##_format = {has_min_, sign_, groups_, sizeof(block_t), name##_bytes, ubytes, offset}; \
+    B32_PANEL_T(name, 1) B32_PANEL_T(name, 2) B32_PANEL_T(name, 3)                                \
+    B32_PANEL_T(name, 4) B32_PANEL_T(name, 5) B32_PANEL_T(name, 6)                                \
+    B32_DIRECT_T(name, 1) B32_DIRECT_T(name, 2) B32_DIRECT_T(name, 3) B32_DIRECT_T(name, 4)       \
+    static void name##_pack(int R, int64_t nb, uint8_t *panel, const uint8_t *w, size_t ws) {     \
+        if (R == B32_LANES) b32_pack(B32_LANES, nb, panel, w, ws, &name##_format);                \
+        else b32_pack(R, nb, panel, w, ws, &name##_format);                                       \
+    }                                                                                             \
+    static const b32_kernels name##_kernels = {                                                   \
+        &name##_format,                                                                           \
+        {NULL, name##_panel1, name##_panel2, name##_panel3, name##_panel4, name##_panel5, name##_panel6}, \
+        {NULL, name##_direct1, name##_direct2, name##_direct3, name##_direct4},                   \
+        name##_pack};                                                                             \
     static void name##_gemm(int64_t n, float *out, int64_t os, const void *w, size_t ws, int64_t nr, const void *a, \
                             size_t as, int64_t nt) {                                              \
-        const b32_format f = name##_format;                                                       \
-        gemm_b32(n, out, os, w, ws, nr, a, as, nt, &f);                                           \
+        gemm_b32(n, out, os, w, ws, nr, a, as, nt, &name##_kernels);                              \
     }                                                                                             \
     static void name##_vec_dot(int64_t n, float *out, const void *w, const void *a) {             \
-        const b32_format f = name##_format;                                                       \
-        b32_direct(1, 1, n / QK, out, 0, w, 0, a, 0, &f);                                         \
+        name##_direct1(1, n / QK, out, 0, w, 0, a, 0);                                            \
     }
 /* groups: the largest G with G * 2 * 255 * max|w| <= 32767 */
 BLOCK32_GEMM(q4_0, block_q4_0, false, false, 8, q4_0_ubytes, 8)
 BLOCK32_GEMM(q5_0, block_q5_0, false, false, 4, q5_0_ubytes, 16)
-BLOCK32_GEMM(q8_0, block_q8_0, false, true, 0, NULL, 0)
+BLOCK32_GEMM(q8_0, block_q8_0, false, true, 1, NULL, 0)
 BLOCK32_GEMM(q4_1, block_q4_1, true, false, 4, NULL, 0)
 BLOCK32_GEMM(q5_1, block_q5_1, true, false, 2, NULL, 0)
 
