@@ -86,12 +86,12 @@ void op_attention(const seek_exec *ex, float *out, const float *q, const seek_kv
     for (int64_t t0 = 0, t1; t0 < n_tok; t0 = t1) {
         t1 = t0 + 1;
         while (t1 < n_tok && t1 % ATT_TILE != 0 && seq[t1] == seq[t0]) t1++;
+        int32_t max_keys = 0;
+        for (int64_t t = t0; t < t1; t++) max_keys = pos[t] + 1 > max_keys ? pos[t] + 1 : max_keys;
         for (int64_t item = 0; item < per_tok; item++) {
             if (w++ % ex->nth != ex->ith) continue;
             const int64_t g = item / n_grp, h0 = g * rep + item % n_grp * hpi;
             const int64_t nh = g * rep + rep - h0 < hpi ? g * rep + rep - h0 : hpi; /* heads h0..h0+nh-1 */
-            int32_t max_keys = 0;
-            for (int64_t t = t0; t < t1; t++) max_keys = pos[t] + 1 > max_keys ? pos[t] + 1 : max_keys;
             for (int64_t i = 0; i < (t1 - t0) * nh; i++) {
                 mx[i] = -INFINITY;
                 l[i] = 0;

@@ -2,6 +2,7 @@
  * the activation quantizers (Q8_0, Q8_1, Q8_K, byte-identical to the scalar reference) and the
  * 16-bit float conversions. Built with -mavx2 -mfma -mf16c -mbmi2; dispatch.c only picks it when
  * cpuid says so. Kernels it lacks come from quant_scalar.c. Not for AVX-512 (quant_avx512.c). */
+#include <pthread.h>
 #include <stddef.h>
 #include <stdlib.h>
 
@@ -86,26 +87,26 @@ ALWAYS_INLINE void tile_plain(const int R, const int T, int64_t n, float *out, i
                               const float *a, int64_t as, load8_fn load8, load1_fn load1) {
     __m256 acc[2][3][2];
     _Pragma("GCC unroll 4") for (int r = 0; r < R; r++)
-        _Pragma("GCC unroll 8") for (int t = 0; t < T; t++) acc[r][t][0] = acc[r][t][1] = _mm256_setzero_ps();
+        _Pragma("GCC unroll 4") for (int t = 0; t < T; t++) acc[r][t][0] = acc[r][t][1] = _mm256_setzero_ps();
     int64_t i = 0;
     for (; i + 16 <= n; i += 16)
         _Pragma("GCC unroll 2") for (int h = 0; h < 2; h++) {
             __m256 wv[2];
             _Pragma("GCC unroll 4") for (int r = 0; r < R; r++) wv[r] = load8(w + r * ws, i + 8 * h);
-            _Pragma("GCC unroll 8") for (int t = 0; t < T; t++) {
+            _Pragma("GCC unroll 4") for (int t = 0; t < T; t++) {
                 const __m256 av = _mm256_loadu_ps(a + t * as + i + 8 * h);
                 _Pragma("GCC unroll 4") for (int r = 0; r < R; r++) acc[r][t][h] = _mm256_fmadd_ps(wv[r], av, acc[r][t][h]);
             }
         }
     if (i + 8 <= n) {
-        _Pragma("GCC unroll 8") for (int t = 0; t < T; t++) {
+        _Pragma("GCC unroll 4") for (int t = 0; t < T; t++) {
             const __m256 av = _mm256_loadu_ps(a + t * as + i);
             _Pragma("GCC unroll 4") for (int r = 0; r < R; r++) acc[r][t][0] = _mm256_fmadd_ps(load8(w + r * ws, i), av, acc[r][t][0]);
         }
         i += 8;
     }
     _Pragma("GCC unroll 4") for (int r = 0; r < R; r++)
-        _Pragma("GCC unroll 8") for (int t = 0; t < T; t++) {
+        _Pragma("GCC unroll 4") for (int t = 0; t < T; t++) {
             float sum = hsum_ps(_mm256_add_ps(acc[r][t][0], acc[r][t][1]));
             for (int64_t j = i; j < n; j++) sum += load1(w + r * ws, j) * a[t * as + j];
             out[t * os + r] = sum;
@@ -214,8 +215,8 @@ typedef __m256i (*bytes_fn)(const uint8_t *blk);
  *     sm  = fma(m_w, s_a, sm)                       (the _1 formats' minimum; sm = 0 otherwise)
  * and out = acc + sm, with 8 rows in the 8 lanes of a vector. Two ways get there, bit for bit
  * alike, so batching never changes a result:
- *   direct (decode, a few tokens): each row's block read from the file, its partial sums folded
- *     with 7 other rows' into one vector by a tree of hadds;
+ *   direct (decode, a few tokens): each row read from the file, 8 blocks' partial sums folded
+ *     into one vector by a tree of hadds, then 8 rows' vectors transposed to 8 rows per block;
  *   packed (prefill): 64 rows at a time copied into panels of 8 rows whose bytes interleave
  *     4 values of each row, so one broadcast 4-byte word of activations meets 8 rows in one
  *     maddubs. Signed weights meet unsigned activations (a + 128, a ^ 0x80) and the 128 * sum(w)
@@ -335,11 +336,11 @@ ALWAYS_INLINE void b32_direct(const int R, const int T, int64_t nb, float *out, 
                     }
                     const uint8_t *x = w + r * ws + (b0 + c8 + k) * f->bytes;
                     _mm_prefetch((const char *)x + B32_PF, _MM_HINT_T0);
-                    const __m256i wq = f->has_min ? f->weights(x) : f->offset ? f->uweights(x) : f->weights(x);
-                    const __m256i aw = f->has_min || f->offset ? wq : _mm256_sign_epi8(wq, wq);
+                    const __m256i wq = f->offset ? f->uweights(x) : f->weights(x);
+                    const __m256i aw = f->sign ? _mm256_sign_epi8(wq, wq) : wq;
                     _Pragma("GCC unroll 4") for (int t = 0; t < T; t++) {
                         const __m256i qy = _mm256_loadu_si256((const __m256i *)(y + t * as + (b0 + c8 + k) * abytes + qa));
-                        const __m256i sy = f->has_min || f->offset ? qy : _mm256_sign_epi8(qy, wq);
+                        const __m256i sy = f->sign ? _mm256_sign_epi8(qy, wq) : qy;
                         p[t][k] = _mm256_madd_epi16(_mm256_maddubs_epi16(aw, sy), ones);
                     }
                 }
@@ -365,8 +366,8 @@ ALWAYS_INLINE void b32_direct(const int R, const int T, int64_t nb, float *out, 
     _Pragma("GCC unroll 4") for (int t = 0; t < T; t++) store_rows(out + t * os, f->has_min ? _mm256_add_ps(acc[t], sm[t]) : acc[t], R);
 }
 
-/* One block of a panel: the weights (8 groups x 8 rows x 4 bytes), then per row 128 * sum(w),
- * d_w and m_w. */
+/* One block of a panel: the weights (8 groups x 8 rows x 4 bytes), then per row 128 * sum(w)
+ * (not for Q8_0), d_w and m_w. */
 #define B32_PANEL_W 256
 #define B32_PANEL_BLOCK (B32_PANEL_W + 3 * 32)
 
@@ -379,10 +380,9 @@ ALWAYS_INLINE void b32_pack(const int R, int64_t nb, uint8_t *panel, const uint8
         const uint8_t *wb = w + b * f->bytes;
         __m256i v[B32_LANES], col[B32_LANES];
         _Pragma("GCC unroll 8") for (int r = 0; r < B32_LANES; r++) v[r] = r < R ? f->weights(wb + r * ws) : _mm256_setzero_si256();
-        {
-            transpose8x32(v, col);
-            _Pragma("GCC unroll 8") for (int g = 0; g < 8; g++) _mm256_storeu_si256((__m256i *)(pb + 32 * g), col[g]);
-            /* 128 * sum(w) per row: the levels are small, so maddubs of 1s with them is exact */
+        transpose8x32(v, col);
+        _Pragma("GCC unroll 8") for (int g = 0; g < 8; g++) _mm256_storeu_si256((__m256i *)(pb + 32 * g), col[g]);
+        if (!f->sign) { /* 128 * sum(w) per row: the levels are small, so maddubs of 1s with them is exact */
             __m256i p[B32_LANES];
             _Pragma("GCC unroll 8") for (int r = 0; r < B32_LANES; r++) p[r] = _mm256_madd_epi16(_mm256_maddubs_epi16(ones8, v[r]), ones16);
             _mm256_storeu_si256((__m256i *)(pb + wbytes), _mm256_slli_epi32(rows8_sum(p), 7));
@@ -498,18 +498,55 @@ static void b32_direct_rows(int64_t n, float *out, int64_t os, const uint8_t *w,
         }
 }
 
+/* The packed path's panels and prepared activations: one buffer per thread, grown as needed and
+ * kept (a batched step makes hundreds of calls), freed when the thread ends. */
+typedef struct {
+    uint8_t *p;
+    size_t n;
+} b32_scratch;
+static pthread_key_t scratch_key;
+static bool scratch_ok;
+static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
+static void scratch_free(void *arg) {
+    b32_scratch *sc = arg;
+    free(sc->p);
+    free(sc);
+}
+static void scratch_key_init(void) {
+    scratch_ok = pthread_key_create(&scratch_key, scratch_free) == 0;
+}
+static uint8_t *b32_scratch_get(size_t n) {
+    pthread_once(&scratch_once, scratch_key_init);
+    if (!scratch_ok) return NULL;
+    b32_scratch *sc = pthread_getspecific(scratch_key);
+    if (!sc) {
+        if (!(sc = calloc(1, sizeof *sc))) return NULL;
+        if (pthread_setspecific(scratch_key, sc)) {
+            free(sc);
+            return NULL;
+        }
+    }
+    if (sc->n < n) {
+        free(sc->p);
+        sc->p = malloc(n);
+        sc->n = sc->p ? n : 0;
+    }
+    return sc->p;
+}
+
 static void gemm_b32(int64_t n, float *out, int64_t os, const void *w, size_t ws, int64_t nr, const void *a, size_t as,
                      int64_t nt, const b32_kernels *k) {
     const b32_format *f = k->f;
     const int64_t nb = n / QK;
     const size_t pbytes = (size_t)nb * B32_PANEL_BLOCK, q_row = (size_t)n;
-    uint8_t *panels = nt >= B32_PACK_MIN(f) ? malloc(B32_PANEL_ROWS / B32_LANES * pbytes) : NULL;
-    uint8_t *prep = panels ? malloc(B32_TOKS * (q_row + 2 * (size_t)nb * sizeof(float))) : NULL;
-    if (!prep) { /* few tokens, or no memory: the direct way gives the same bits */
-        free(panels);
+    const size_t panel_bytes = B32_PANEL_ROWS / B32_LANES * pbytes;
+    uint8_t *panels = nt >= B32_PACK_MIN(f) ? b32_scratch_get(panel_bytes + B32_TOKS * (q_row + 2 * (size_t)nb * sizeof(float)))
+                                            : NULL;
+    if (!panels) { /* few tokens, or no memory: the direct way gives the same bits */
         b32_direct_rows(n, out, os, w, ws, nr, a, as, nt, k);
         return;
     }
+    uint8_t *prep = panels + panel_bytes;
     b32_acts p = {prep, (float *)(prep + B32_TOKS * q_row), (float *)(prep + B32_TOKS * q_row) + B32_TOKS * nb, q_row};
     for (int64_t r0 = 0; r0 < nr; r0 += B32_PANEL_ROWS) {
         const int64_t rb = nr - r0 < B32_PANEL_ROWS ? nr - r0 : B32_PANEL_ROWS;
@@ -526,8 +563,6 @@ static void gemm_b32(int64_t n, float *out, int64_t os, const void *w, size_t ws
             }
         }
     }
-    free(prep);
-    free(panels);
 }
 
 #define B32_PANEL_T(name, T_)                                                                     \

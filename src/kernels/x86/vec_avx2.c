@@ -85,8 +85,7 @@ static void scores_avx2(float *s, const float *q, const float *k, int64_t stride
 static void scores_rows_avx2(float *s, int64_t s_stride, const float *q, int64_t q_stride, int32_t nq, const float *k,
                              int64_t stride, int32_t nb, int64_t n) {
     if (n % 8 != 0) {
-        for (int32_t i = 0; i < nq; i++)
-            for (int32_t j = 0; j < nb; j++) s[i * s_stride + j] = dot_avx2(q + i * q_stride, k + j * stride, n);
+        for (int32_t i = 0; i < nq; i++) scores_avx2(s + i * s_stride, q + i * q_stride, k, stride, nb, n);
         return;
     }
 #define SCORES(R_) scores_tile(R_, s + i * s_stride, s_stride, q + i * q_stride, q_stride, k, stride, nb, n)
