@@ -67,9 +67,15 @@ ALWAYS_INLINE void half_to_float(const void *src, float *dst, int64_t n, load8_f
 static void f16_to_float(const void *src, float *dst, int64_t n) { half_to_float(src, dst, n, load8_f16, load1_f16); }
 /* ---- tiled products (gemm): one accumulator per output, so any tile shape rounds alike ---- */
 
-/* Calls TILE(R, T) with compile-time R <= 2, T <= 3 equal to the runtime r, t. */
+/* Calls TILE(R, T) with compile-time R <= 4, T <= 3 equal to the runtime r, t. */
 #define TILE_SWITCH(r, t, TILE)                                                                   \
     switch ((r) * 4 + (t)) {                                                                      \
+    case 4 * 4 + 3: TILE(4, 3); break;                                                            \
+    case 4 * 4 + 2: TILE(4, 2); break;                                                            \
+    case 4 * 4 + 1: TILE(4, 1); break;                                                            \
+    case 3 * 4 + 3: TILE(3, 3); break;                                                            \
+    case 3 * 4 + 2: TILE(3, 2); break;                                                            \
+    case 3 * 4 + 1: TILE(3, 1); break;                                                            \
     case 2 * 4 + 3: TILE(2, 3); break;                                                            \
     case 2 * 4 + 2: TILE(2, 2); break;                                                            \
     case 2 * 4 + 1: TILE(2, 1); break;                                                            \
@@ -77,71 +83,77 @@ static void f16_to_float(const void *src, float *dst, int64_t n) { half_to_float
     case 1 * 4 + 2: TILE(1, 2); break;                                                            \
     default: TILE(1, 1); break;                                                                   \
     }
-#define GEMM_ROWS 2
+#define GEMM_ROWS 4
 #define GEMM_TOKS 3
 
-/* R weight rows x T activation rows of a float-family type. Each output has two 8-wide FMA
- * accumulators (even and odd k-steps of 8, for two independent chains), summed horizontally
- * once, then the scalar tail: the same sequence for every output whatever R and T are. */
+/* R weight rows x T activation rows of a float-family type. Each output has one 8-wide FMA
+ * accumulator (lane j sums k = j mod 8 in increasing order), summed horizontally once, then the
+ * scalar tail: the same sequence for every output whatever R and T are. The R*T independent
+ * chains hide the FMA latency; a 4 x 3 tile converts each weight vector once for 3 FMAs. One
+ * token (decode) goes row by row, which streams weights best, with a software prefetch of
+ * PLAIN_PREFETCH bytes ahead along the row (esz: bytes per weight). */
+#define PLAIN_PREFETCH 2048
 ALWAYS_INLINE void tile_plain(const int R, const int T, int64_t n, float *out, int64_t os, const uint8_t *w, size_t ws,
-                              const float *a, int64_t as, load8_fn load8, load1_fn load1) {
-    __m256 acc[2][3][2];
+                              const float *a, int64_t as, load8_fn load8, load1_fn load1, const int esz) {
+    __m256 acc[4][3];
     _Pragma("GCC unroll 4") for (int r = 0; r < R; r++)
-        _Pragma("GCC unroll 4") for (int t = 0; t < T; t++) acc[r][t][0] = acc[r][t][1] = _mm256_setzero_ps();
+        _Pragma("GCC unroll 4") for (int t = 0; t < T; t++) acc[r][t] = _mm256_setzero_ps();
     int64_t i = 0;
-    for (; i + 16 <= n; i += 16)
-        _Pragma("GCC unroll 2") for (int h = 0; h < 2; h++) {
-            __m256 wv[2];
-            _Pragma("GCC unroll 4") for (int r = 0; r < R; r++) wv[r] = load8(w + r * ws, i + 8 * h);
-            _Pragma("GCC unroll 4") for (int t = 0; t < T; t++) {
-                const __m256 av = _mm256_loadu_ps(a + t * as + i + 8 * h);
-                _Pragma("GCC unroll 4") for (int r = 0; r < R; r++) acc[r][t][h] = _mm256_fmadd_ps(wv[r], av, acc[r][t][h]);
-            }
+    for (; i + 8 <= n; i += 8) {
+        __m256 av[3];
+        _Pragma("GCC unroll 4") for (int t = 0; t < T; t++) av[t] = _mm256_loadu_ps(a + t * as + i);
+        _Pragma("GCC unroll 4") for (int r = 0; r < R; r++) {
+            if (T == 1) _mm_prefetch((const char *)(w + r * ws) + esz * i + PLAIN_PREFETCH, _MM_HINT_T0);
+            const __m256 wv = load8(w + r * ws, i);
+            _Pragma("GCC unroll 4") for (int t = 0; t < T; t++) acc[r][t] = _mm256_fmadd_ps(wv, av[t], acc[r][t]);
         }
-    if (i + 8 <= n) {
-        _Pragma("GCC unroll 4") for (int t = 0; t < T; t++) {
-            const __m256 av = _mm256_loadu_ps(a + t * as + i);
-            _Pragma("GCC unroll 4") for (int r = 0; r < R; r++) acc[r][t][0] = _mm256_fmadd_ps(load8(w + r * ws, i), av, acc[r][t][0]);
-        }
-        i += 8;
     }
     _Pragma("GCC unroll 4") for (int r = 0; r < R; r++)
         _Pragma("GCC unroll 4") for (int t = 0; t < T; t++) {
-            float sum = hsum_ps(_mm256_add_ps(acc[r][t][0], acc[r][t][1]));
+            float sum = hsum_ps(acc[r][t]);
             for (int64_t j = i; j < n; j++) sum += load1(w + r * ws, j) * a[t * as + j];
             out[t * os + r] = sum;
         }
 }
 
+/* Cache blocking (op_matmul hands over a thread's whole row range): a block of rows of at most
+ * PLAIN_BLOCK_BYTES stays in L2 while every activation row passes by in tiles of 3; within a
+ * tile of tokens the 4-row tiles walk the block, so the 3 activation rows stay in L1. */
+#define PLAIN_BLOCK_BYTES (160 * 1024)
+
 ALWAYS_INLINE void gemm_plain(int64_t n, float *out, int64_t os, const void *w, size_t ws, int64_t nr, const void *a,
-                              size_t as, int64_t nt, load8_fn load8, load1_fn load1) {
+                              size_t as, int64_t nt, load8_fn load8, load1_fn load1, const int esz) {
     const int64_t as_f = (int64_t)(as / sizeof(float));
-    /* one token (decode): row after row, which streams weights from memory best; else tiles */
-    const int rows = nt == 1 ? 1 : GEMM_ROWS;
-    for (int64_t t0 = 0; t0 < nt; t0 += GEMM_TOKS)
-        for (int64_t r0 = 0; r0 < nr; r0 += rows) {
-            const int R = nr - r0 < rows ? (int)(nr - r0) : rows;
-            const int T = nt - t0 < GEMM_TOKS ? (int)(nt - t0) : GEMM_TOKS;
-            float *o = out + t0 * os + r0;
-            const uint8_t *wr = (const uint8_t *)w + r0 * ws;
-            const float *at = (const float *)a + t0 * as_f;
-#define PLAIN_TILE(R_, T_) tile_plain(R_, T_, n, o, os, wr, ws, at, as_f, load8, load1)
-            TILE_SWITCH(R, T, PLAIN_TILE)
+    const int GR = nt == 1 ? 1 : GEMM_ROWS;
+    int64_t block = (int64_t)(PLAIN_BLOCK_BYTES / ws) / GEMM_ROWS * GEMM_ROWS;
+    if (block < GEMM_ROWS) block = GEMM_ROWS;
+    for (int64_t b0 = 0; b0 < nr; b0 += block) {
+        const int64_t b1 = b0 + block < nr ? b0 + block : nr;
+        for (int64_t t0 = 0; t0 < nt; t0 += GEMM_TOKS)
+            for (int64_t r0 = b0; r0 < b1; r0 += GR) {
+                const int R = b1 - r0 < GR ? (int)(b1 - r0) : GR;
+                const int T = nt - t0 < GEMM_TOKS ? (int)(nt - t0) : GEMM_TOKS;
+                float *o = out + t0 * os + r0;
+                const uint8_t *wr = (const uint8_t *)w + r0 * ws;
+                const float *at = (const float *)a + t0 * as_f;
+#define PLAIN_TILE(R_, T_) tile_plain(R_, T_, n, o, os, wr, ws, at, as_f, load8, load1, esz)
+                TILE_SWITCH(R, T, PLAIN_TILE)
 #undef PLAIN_TILE
-        }
+            }
+    }
 }
 
-#define PLAIN_GEMM(name)                                                                          \
+#define PLAIN_GEMM(name, esz)                                                                     \
     static void name##_gemm(int64_t n, float *out, int64_t os, const void *w, size_t ws, int64_t nr, const void *a, \
                             size_t as, int64_t nt) {                                              \
-        gemm_plain(n, out, os, w, ws, nr, a, as, nt, load8_##name, load1_##name);                 \
+        gemm_plain(n, out, os, w, ws, nr, a, as, nt, load8_##name, load1_##name, esz);            \
     }                                                                                             \
     static void name##_vec_dot(int64_t n, float *out, const void *w, const void *a) {       \
-        tile_plain(1, 1, n, out, 0, w, 0, a, 0, load8_##name, load1_##name);                      \
+        tile_plain(1, 1, n, out, 0, w, 0, a, 0, load8_##name, load1_##name, esz);                 \
     }
-PLAIN_GEMM(f32)
-PLAIN_GEMM(f16)
-PLAIN_GEMM(bf16)
+PLAIN_GEMM(f32, 4)
+PLAIN_GEMM(f16, 2)
+PLAIN_GEMM(bf16, 2)
 
 static void bf16_to_float(const void *src, float *dst, int64_t n) { half_to_float(src, dst, n, load8_bf16, load1_bf16); }
 
@@ -829,9 +841,9 @@ static void q6_K_vec_dot(int64_t n, float *out, const void *w, const void *a) {
 /* ---- the table: NULL fields come from the scalar one ---- */
 
 static const seek_type_kernels avx2_table[SEEK_TYPE_COUNT] = {
-    [SEEK_TYPE_F32] = {.vec_dot = f32_vec_dot, .gemm = f32_gemm},
-    [SEEK_TYPE_F16] = {.to_float = f16_to_float, .from_float = f16_from_float, .vec_dot = f16_vec_dot, .gemm = f16_gemm},
-    [SEEK_TYPE_BF16] = {.to_float = bf16_to_float, .vec_dot = bf16_vec_dot, .gemm = bf16_gemm},
+    [SEEK_TYPE_F32] = {.vec_dot = f32_vec_dot, .gemm = f32_gemm, .gemm_all_rows = true},
+    [SEEK_TYPE_F16] = {.to_float = f16_to_float, .from_float = f16_from_float, .vec_dot = f16_vec_dot, .gemm = f16_gemm, .gemm_all_rows = true},
+    [SEEK_TYPE_BF16] = {.to_float = bf16_to_float, .vec_dot = bf16_vec_dot, .gemm = bf16_gemm, .gemm_all_rows = true},
     [SEEK_TYPE_Q4_0] = {.vec_dot = q4_0_vec_dot, .gemm = q4_0_gemm, .gemm_all_rows = true},
     [SEEK_TYPE_Q4_1] = {.vec_dot = q4_1_vec_dot, .gemm = q4_1_gemm, .gemm_all_rows = true},
     [SEEK_TYPE_Q5_0] = {.vec_dot = q5_0_vec_dot, .gemm = q5_0_gemm, .gemm_all_rows = true},
