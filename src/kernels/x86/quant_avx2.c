@@ -86,9 +86,15 @@ static void f16_to_float(const void *src, float *dst, int64_t n) { half_to_float
 #define GEMM_ROWS 4
 #define GEMM_TOKS 3
 
+/* Four vectors' lane sums in one: lane r = ((v0+v1)+(v2+v3)) + ((v4+v5)+(v6+v7)) of the r-th. */
+ALWAYS_INLINE __m128 hsum4_ps(__m256 a, __m256 b, __m256 c, __m256 d) {
+    const __m256 h = _mm256_hadd_ps(_mm256_hadd_ps(a, b), _mm256_hadd_ps(c, d));
+    return _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
+}
+
 /* R weight rows x T activation rows of a float-family type. Each output has one 8-wide FMA
- * accumulator (lane j sums k = j mod 8 in increasing order), summed horizontally once, then the
- * scalar tail: the same sequence for every output whatever R and T are. The R*T independent
+ * accumulator (lane j sums k = j mod 8 in increasing order), summed horizontally once (4 rows
+ * at a time by hsum4_ps, absent rows as zeros), then the scalar tail: the same sequence for every output whatever R and T are. The R*T independent
  * chains hide the FMA latency; a 4 x 3 tile converts each weight vector once for 3 FMAs. One
  * token (decode) goes row by row, which streams weights best, with a software prefetch of
  * PLAIN_PREFETCH bytes ahead along the row (esz: bytes per weight). */
@@ -108,12 +114,21 @@ ALWAYS_INLINE void tile_plain(const int R, const int T, int64_t n, float *out, i
             _Pragma("GCC unroll 4") for (int t = 0; t < T; t++) acc[r][t] = _mm256_fmadd_ps(wv, av[t], acc[r][t]);
         }
     }
-    _Pragma("GCC unroll 4") for (int r = 0; r < R; r++)
-        _Pragma("GCC unroll 4") for (int t = 0; t < T; t++) {
-            float sum = hsum_ps(acc[r][t]);
+    const __m256 zero = _mm256_setzero_ps();
+    _Pragma("GCC unroll 4") for (int t = 0; t < T; t++) {
+        const __m128 sums = hsum4_ps(acc[0][t], R > 1 ? acc[1][t] : zero, R > 2 ? acc[2][t] : zero, R > 3 ? acc[3][t] : zero);
+        if (R == 4 && i == n) {
+            _mm_storeu_ps(out + t * os, sums);
+            continue;
+        }
+        float s4[4];
+        _mm_storeu_ps(s4, sums);
+        _Pragma("GCC unroll 4") for (int r = 0; r < R; r++) {
+            float sum = s4[r];
             for (int64_t j = i; j < n; j++) sum += load1(w + r * ws, j) * a[t * as + j];
             out[t * os + r] = sum;
         }
+    }
 }
 
 /* Cache blocking (op_matmul hands over a thread's whole row range): a block of rows of at most
