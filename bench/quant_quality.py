@@ -196,9 +196,14 @@ def main():
             row = (f"| {label} | {os.path.getsize(path) / 2**20:.2f} | {bits_per_weight(a.seek, path):.2f} | {s_ppl:.4f} +/- {s_err:.4f} "
                    f"| {l_ppl:.4f} | {(s_ppl - l_ppl) / l_ppl * 100:+.3f}% | {kld[0]} +/- {kld[1]} | {top}% ")
             if a.llama_kld:
-                lr = subprocess.run([llama_ppl, "-m", path, "-t", str(a.t), "--kl-divergence-base", l_base, "--kl-divergence"],
-                                    capture_output=True, text=True, errors="replace")
-                lk = re.search(r"Mean\s+KLD:\s+(-?[0-9.]+)", lr.stdout + lr.stderr)
+                for attempt in range(2):  # llama-perplexity now and then exits 0 without its summary: one retry
+                    lr = subprocess.run([llama_ppl, "-m", path, "-t", str(a.t), "--kl-divergence-base", l_base, "--kl-divergence"],
+                                        capture_output=True, text=True, errors="replace")
+                    lk = re.search(r"Mean\s+KLD:\s+(-?[0-9.]+)", lr.stdout + lr.stderr)
+                    if lk:
+                        break
+                    print(f"llama-perplexity --kl-divergence on {path} (exit {lr.returncode}):\n" +
+                          "\n".join(lr.stderr.strip().splitlines()[-3:]), file=sys.stderr)
                 row += f"| {lk.group(1) if lk else 'failed'} "
             row += f"| {greedy_cell(a.seek, a.llama_bin, path, a.n)} |"
             lines.append(row)
