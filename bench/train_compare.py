@@ -10,7 +10,8 @@ seek side (--seek BIN): runs `BIN train --config FILE --steps W+N --out TMPDIR -
 (--seek-precision config: leave the config's precision) and reads TMPDIR/log.jsonl, one JSON object per
 optimizer step with "tokens_per_s"; the first W (= --warmup) steps are dropped, and the rate is the harmonic
 mean of the rest (= their tokens over their time). Prints seek's tokens/s, seek / PyTorch, and seek's GFLOP/s
-against --peak-gflops (default 410: this machine's fp32 FMA peak for 2 threads).
+against --peak-gflops (default: the fp32 FMA peak that seek-roofline, next to BIN, measures for --threads; 410,
+the issue's figure for its machine, when there is no seek-roofline).
 
 FLOPs per trained token (the usual 6N + attention count, PaLM appendix B / Chinchilla):
     6 * N_active + 6 * n_layer * T * n_head * (d_qk + d_v)
@@ -21,7 +22,7 @@ d_v = v_head_dim for MLA; T = seq_len, the full T x T score matrix counted (as i
 halves the useful work).
 
 usage: bench/train_compare.py [--config bench/train_example.json] [--steps 20] [--threads 2]
-                              [--seek build/seek] [--peak-gflops 410] [--no-torch]"""
+                              [--seek build/seek] [--peak-gflops GFLOPS] [--no-torch]"""
 import argparse
 import json
 import os
@@ -94,6 +95,16 @@ def bench_seek(binary, config, steps, warmup, threads, precision):
     return len(timed) / sum(1.0 / r for r in timed), len(timed)
 
 
+def measured_peak(seek, threads):
+    """The fp32 FMA peak from seek-roofline beside the seek binary, else the issue's 410 GFLOP/s."""
+    roof = os.path.join(os.path.dirname(os.path.abspath(seek)), "seek-roofline")
+    try:
+        r = subprocess.run([roof, "-t", str(threads)], capture_output=True, text=True, check=True)
+        return json.loads(r.stdout)["fma_gflops"], "seek-roofline"
+    except (OSError, subprocess.CalledProcessError, ValueError, KeyError):
+        return 410.0, "the issue's figure; no seek-roofline found"
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--config", default=os.path.join(ROOT, "bench", "train_example.json"))
@@ -102,7 +113,7 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seek", metavar="BIN", help="also run BIN train on the same config")
     ap.add_argument("--seek-precision", default="fp32", help="--precision for seek ('config': the config's own)")
-    ap.add_argument("--peak-gflops", type=float, default=410.0)
+    ap.add_argument("--peak-gflops", type=float)
     ap.add_argument("--no-torch", action="store_true", help="only the seek side")
     a = ap.parse_args()
     with open(a.config) as fh:
@@ -123,7 +134,9 @@ def main():
     if a.seek:
         sk, n = bench_seek(a.seek, a.config, a.steps, a.warmup, a.threads, a.seek_precision)
         gf = sk * fpt / 1e9
-        line = f"seek ({n} steps): {sk:.0f} tokens/s, {gf:.1f} GFLOP/s = {100 * gf / a.peak_gflops:.1f}% of {a.peak_gflops:g}"
+        peak, src = measured_peak(a.seek, a.threads) if a.peak_gflops is None else (a.peak_gflops, "--peak-gflops")
+        line = (f"seek ({n} steps): {sk:.0f} tokens/s, {gf:.1f} GFLOP/s = {100 * gf / peak:.1f}% of the fp32 peak "
+                f"{peak:.0f} GFLOP/s ({src})")
         if pt:
             line += f"; seek / pytorch = {sk / pt:.2f}x"
         print(line)
