@@ -94,10 +94,10 @@ ALWAYS_INLINE __m128 hsum4_ps(__m256 a, __m256 b, __m256 c, __m256 d) {
 
 /* R weight rows x T activation rows of a float-family type. Each output has one 8-wide FMA
  * accumulator (lane j sums k = j mod 8 in increasing order), summed horizontally once (4 rows
- * at a time by hsum4_ps, absent rows as zeros), then the scalar tail: the same sequence for every output whatever R and T are. The R*T independent
- * chains hide the FMA latency; a 4 x 3 tile converts each weight vector once for 3 FMAs. One
- * token (decode) goes row by row, which streams weights best, with a software prefetch of
- * PLAIN_PREFETCH bytes ahead along the row (esz: bytes per weight). */
+ * at a time by hsum4_ps, absent rows as zeros), then the scalar tail: the same sequence for
+ * every output whatever R and T are. The R*T independent chains hide the FMA latency; a 4 x 3
+ * tile converts each weight vector once for 3 FMAs. A single activation row (decode) gets a
+ * software prefetch PLAIN_PREFETCH bytes ahead along each weight row (esz: bytes per weight). */
 #define PLAIN_PREFETCH 2048
 ALWAYS_INLINE void tile_plain(const int R, const int T, int64_t n, float *out, int64_t os, const uint8_t *w, size_t ws,
                               const float *a, int64_t as, load8_fn load8, load1_fn load1, const int esz) {
@@ -133,7 +133,8 @@ ALWAYS_INLINE void tile_plain(const int R, const int T, int64_t n, float *out, i
 
 /* Cache blocking (op_matmul hands over a thread's whole row range): a block of rows of at most
  * PLAIN_BLOCK_BYTES stays in L2 while every activation row passes by in tiles of 3; within a
- * tile of tokens the 4-row tiles walk the block, so the 3 activation rows stay in L1. */
+ * tile of tokens the 4-row tiles walk the block, so the 3 activation rows stay in L1. One token
+ * (decode) goes row by row instead, which streams weights from memory best. */
 #define PLAIN_BLOCK_BYTES (160 * 1024)
 
 ALWAYS_INLINE void gemm_plain(int64_t n, float *out, int64_t os, const void *w, size_t ws, int64_t nr, const void *a,
@@ -144,17 +145,18 @@ ALWAYS_INLINE void gemm_plain(int64_t n, float *out, int64_t os, const void *w, 
     if (block < GEMM_ROWS) block = GEMM_ROWS;
     for (int64_t b0 = 0; b0 < nr; b0 += block) {
         const int64_t b1 = b0 + block < nr ? b0 + block : nr;
-        for (int64_t t0 = 0; t0 < nt; t0 += GEMM_TOKS)
+        for (int64_t t0 = 0; t0 < nt; t0 += GEMM_TOKS) {
+            const int T = nt - t0 < GEMM_TOKS ? (int)(nt - t0) : GEMM_TOKS;
+            const float *at = (const float *)a + t0 * as_f;
             for (int64_t r0 = b0; r0 < b1; r0 += GR) {
                 const int R = b1 - r0 < GR ? (int)(b1 - r0) : GR;
-                const int T = nt - t0 < GEMM_TOKS ? (int)(nt - t0) : GEMM_TOKS;
                 float *o = out + t0 * os + r0;
                 const uint8_t *wr = (const uint8_t *)w + r0 * ws;
-                const float *at = (const float *)a + t0 * as_f;
 #define PLAIN_TILE(R_, T_) tile_plain(R_, T_, n, o, os, wr, ws, at, as_f, load8, load1, esz)
                 TILE_SWITCH(R, T, PLAIN_TILE)
 #undef PLAIN_TILE
             }
+        }
     }
 }
 
