@@ -32,6 +32,12 @@ def run_jsonl(cmd):
     return [json.loads(l) for l in out.splitlines() if l.startswith("{")]
 
 
+def machine_ceilings(seek, threads):
+    """This machine's ceilings from seek-roofline beside the seek binary: read_gbs, fma_gflops, int8_gops."""
+    exe = os.path.join(os.path.dirname(os.path.abspath(seek)), "seek-roofline")
+    return json.loads(subprocess.run([exe, "-t", str(threads)], check=True, capture_output=True, text=True).stdout)
+
+
 def default_model():
     return subprocess.run(["./scripts/get-model.sh"], check=True, capture_output=True, text=True).stdout.strip()
 
@@ -62,8 +68,7 @@ def main():
                 subprocess.run([os.path.join(a.llama_bin, "llama-quantize"), "--allow-requantize", base, out, t],
                                check=True, capture_output=True)
             models.append(out)
-    roof_exe = os.path.join(os.path.dirname(a.seek), "seek-roofline")
-    roof = json.loads(subprocess.run([roof_exe, "-t", str(a.t)], check=True, capture_output=True, text=True).stdout)
+    roof = machine_ceilings(a.seek, a.t)
     print(f"machine: read {roof['read_gbs']:.1f} GB/s, fp32 FMA {roof['fma_gflops']:.0f} GFLOP/s, "
           f"int8 {roof['int8_gops']:.0f} GOP/s ({a.t} threads)", file=sys.stderr)
     rows = []

@@ -36,6 +36,7 @@ import torch
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "tests", "ref"))
 from train_model import ModelConfig, TrainModel, make_optimizer, param_shapes, train_step  # noqa: E402
+from compare import machine_ceilings  # noqa: E402  (bench/, this script's folder)
 
 
 def flops_per_token(c, T):
@@ -97,10 +98,8 @@ def bench_seek(binary, config, steps, warmup, threads, precision):
 
 def measured_peak(seek, threads):
     """The fp32 FMA peak from seek-roofline beside the seek binary, else the issue's 410 GFLOP/s."""
-    roof = os.path.join(os.path.dirname(os.path.abspath(seek)), "seek-roofline")
     try:
-        r = subprocess.run([roof, "-t", str(threads)], capture_output=True, text=True, check=True)
-        return json.loads(r.stdout)["fma_gflops"], "seek-roofline"
+        return machine_ceilings(seek, threads)["fma_gflops"], "seek-roofline"
     except (OSError, subprocess.CalledProcessError, ValueError, KeyError):
         return 410.0, "the issue's figure; no seek-roofline found"
 
