@@ -495,6 +495,54 @@ static void check_gemm(void) {
     free(x);
 }
 
+/* Weights repacked at load (gemm_packed) must give every output bit-identically to vec_dot on
+ * the rows as they were: 136 rows are 17 panels of 8, one more than a row block. */
+static void check_gemm_packed(void) {
+    const int64_t n = 1280, rows = 136, toks = 11, row_counts[] = {8, 64, 128, 136};
+    float *x = malloc((size_t)n * sizeof(float));
+    int n_checked = 0;
+    for (int isa = 0; isa <= (int)seek_cpu_best_isa(); isa++)
+        for (int ti = 0; ti < SEEK_TYPE_COUNT; ti++) {
+            const seek_type_kernels *k = seek_kernels_for((seek_dtype)ti, (seek_isa)isa);
+            if (!k || !k->repack) continue;
+            const seek_type_kernels *ka = seek_kernels_for(k->act_type, (seek_isa)isa);
+            const size_t wrow = seek_dtype_row_bytes((seek_dtype)ti, n), arow = seek_dtype_row_bytes(k->act_type, n);
+            uint8_t *w = malloc(wrow * rows), *wp = malloc(wrow * rows), *a = malloc(arow * toks);
+            for (int64_t r = 0; r < rows; r++) {
+                fill_row(x, n);
+                k->from_float(x, w + r * wrow, n);
+            }
+            for (int64_t t = 0; t < toks; t++) {
+                fill_row(x, n);
+                ka->from_float(x, a + t * arow, n);
+            }
+            CHECK(!k->repack(n, k->repack_rows + 1, wp, w), "%s repack refuses a partial panel", seek_dtype_name((seek_dtype)ti));
+            CHECK(k->repack(n, rows, wp, w), "%s repack", seek_dtype_name((seek_dtype)ti));
+            float *out = malloc((size_t)(rows * toks) * sizeof(float)), want;
+            for (size_t ri = 0; ri < sizeof row_counts / sizeof row_counts[0]; ri++)
+                for (int64_t nt = 1, nr = row_counts[ri]; nt <= toks; nt++) {
+                    k->gemm_packed(n, out, rows, wp, wrow, nr, a, arow, nt);
+                    int bad = 0;
+                    for (int64_t t = 0; t < nt; t++)
+                        for (int64_t r = 0; r < nr; r++) {
+                            k->vec_dot(n, &want, w + r * wrow, a + t * arow);
+                            bad += memcmp(&want, &out[t * rows + r], sizeof want) != 0;
+                        }
+                    CHECK(bad == 0, "%s %s packed gemm %lldx%lld: %d outputs differ from vec_dot", seek_isa_name((seek_isa)isa),
+                          seek_dtype_name((seek_dtype)ti), (long long)nr, (long long)nt, bad);
+                }
+            n_checked++;
+            free(out);
+            free(w);
+            free(wp);
+            free(a);
+        }
+#if defined(__x86_64__)
+    if (seek_cpu_best_isa() >= SEEK_ISA_AVX2) CHECK(n_checked >= 2, "q4_0 and q4_1 have packed kernels (%d tables)", n_checked);
+#endif
+    free(x);
+}
+
 /* GPTQ's block access: random levels written into a quantized block keep its scales (the grid
  * reads back the same) and dequantize to scale * q + offset. */
 static void check_levels(void) {
@@ -578,6 +626,7 @@ int main(void) {
     check_golden();
     check_all_types();
     check_gemm();
+    check_gemm_packed();
     check_levels();
     check_real_weights();
     return check_summary("test_kernels");

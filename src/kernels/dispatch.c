@@ -56,6 +56,9 @@ static void fill_missing(seek_type_kernels *k, const seek_type_kernels *below) {
         k->vec_dot = below->vec_dot;
         k->gemm = below->gemm;
         k->gemm_all_rows = below->gemm_all_rows;
+        k->repack = below->repack;
+        k->gemm_packed = below->gemm_packed;
+        k->repack_rows = below->repack_rows;
     }
 }
 

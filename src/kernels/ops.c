@@ -37,10 +37,20 @@ void op_matmul(const seek_exec *ex, float *out, int64_t out_stride, const seek_w
         }
         act = a->buf;
     }
+    int64_t lo, hi;
+    if (w->packed && w->packed_by == k->repack && k->gemm_packed) { /* whole panels per thread */
+        const int64_t pr = k->repack_rows;
+        seek_split(rows / pr, ex->ith, ex->nth, &lo, &hi);
+        lo *= pr, hi *= pr;
+        if (lo < hi)
+            k->gemm_packed(n, out + lo, out_stride, (const char *)w->packed + lo * w->row_bytes, w->row_bytes, hi - lo, act,
+                           act_row, n_tok);
+        seek_pool_barrier(ex);
+        return;
+    }
     /* Cache blocking: a block of 16 weight rows stays in L1 while every activation row
      * passes by once, so activations are read from L2 once per block instead of once per row.
      * Kernels that block for the caches themselves get the thread's rows in one call. */
-    int64_t lo, hi;
     seek_split(rows, ex->ith, ex->nth, &lo, &hi);
     const int64_t step = k->gemm && k->gemm_all_rows ? hi - lo : 16;
     for (int64_t r0 = lo; r0 < hi; r0 += step) {

@@ -30,6 +30,13 @@ typedef void (*seek_vec_dot_fn)(int64_t n, float *out, const void *w, const void
 typedef void (*seek_gemm_fn)(int64_t n, float *out, int64_t out_stride, const void *w, size_t w_stride, int64_t n_rows,
                              const void *a, size_t a_stride, int64_t n_tok);
 
+/* Weights repacked once at load into the layout a variant's own gemm reads fastest (rows
+ * interleaved in panels of `repack_rows`). repack writes rows [0, n_rows) of w (n_rows a multiple
+ * of repack_rows) into dst, which has the same size as w, so row r0 (a multiple of repack_rows)
+ * starts at r0 * row bytes in both; false (nothing written) for rows it cannot take (too long).
+ * gemm_packed takes such panels where gemm takes rows. */
+typedef bool (*seek_repack_fn)(int64_t n, int64_t n_rows, void *dst, const void *w);
+
 typedef struct {
     seek_dtype type;          /* the weight type */
     seek_dtype act_type;      /* what vec_dot wants the activations in: F32, Q8_0, Q8_1 or Q8_K */
@@ -38,6 +45,11 @@ typedef struct {
     seek_vec_dot_fn vec_dot;
     seek_gemm_fn gemm;              /* only together with this table's own vec_dot */
     bool gemm_all_rows;             /* gemm blocks for the caches itself: give it all rows at once */
+    /* Optional, only together with this table's vec_dot: gemm_packed rounds every output
+     * exactly as vec_dot does on the rows repack was given. */
+    seek_repack_fn repack;
+    seek_gemm_fn gemm_packed;
+    int repack_rows;
 } seek_type_kernels;
 
 /* The kernel table of `t` for `isa`; entries a variant lacks are filled from the scalar table.

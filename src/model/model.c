@@ -6,7 +6,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "core/status.h"
 #include "kernels/quant.h"
@@ -93,7 +95,7 @@ static seek_status bind_legacy_kv_b(loader *L, seek_layer *ly, int64_t il, float
             for (int64_t j = 0; j < c; j++) k_b[(h * c + j) * nope + d] = row[j];
         }
     free(row);
-    ly->wk_b = (seek_weight){k_b, SEEK_TYPE_F32, {nope, c, H, 1}, (size_t)nope * 4, (size_t)(nope * c) * 4, "attn_k_b (from attn_kv_b)"};
+    ly->wk_b = (seek_weight){k_b, SEEK_TYPE_F32, {nope, c, H, 1}, (size_t)nope * 4, (size_t)(nope * c) * 4, "attn_k_b (from attn_kv_b)", NULL, NULL};
     ly->wv_b = kv_b;
     ly->wv_b.data = (const char *)kv_b.data + (size_t)nope * kv_b.row_bytes;
     ly->wv_b.ne[1] = vd;
@@ -381,6 +383,64 @@ static seek_status read_hparams(loader *L) {
     return read_moe(L);
 }
 
+/* Repacks the matmul weights whose type has a packed kernel (quant.h) into one buffer, in the
+ * layout that kernel reads fastest; the forward pass then reads them there. The file's pages of
+ * those tensors are handed back to the kernel (they stay mapped and readable, for the few rows
+ * an embedding lookup reads), so resident memory stays about the file's size. Only for files
+ * mapped from disk, and not with SEEK_REPACK=0 (for comparing against the unpacked kernels);
+ * results are bit for bit the same either way. Nothing happens when memory is short. */
+static void repack_weights(seek_model *m) {
+    const char *env = getenv("SEEK_REPACK");
+    if (!m->gguf->mapped || (env && strcmp(env, "0") == 0)) return;
+    enum { PER_LAYER = 16 };
+    const int64_t n_w = m->hp.n_layer * PER_LAYER + 1;
+    seek_weight **ws = malloc((size_t)n_w * sizeof *ws);
+    if (!ws) return;
+    int64_t nw = 0;
+    size_t total = 0;
+    for (int64_t il = 0; il <= m->hp.n_layer; il++) {
+        seek_layer *L = il < m->hp.n_layer ? &m->layers[il] : NULL;
+        seek_weight *cand[PER_LAYER] = {&m->output};
+        int nc = 1;
+        if (L) {
+            seek_weight *lw[PER_LAYER] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->w_gate, &L->w_up, &L->w_down, &L->wq_a, &L->wq_b,
+                                          &L->wkv_a, &L->gate_exps, &L->up_exps, &L->down_exps, &L->gate_shexp, &L->up_shexp,
+                                          &L->down_shexp};
+            memcpy(cand, lw, sizeof cand);
+            nc = PER_LAYER;
+        }
+        for (int i = 0; i < nc; i++) {
+            seek_weight *w = cand[i];
+            const seek_type_kernels *k = w->data ? seek_kernels(w->type) : NULL;
+            if (!k || !k->repack || !k->gemm_packed || w->ne[1] % k->repack_rows) continue;
+            ws[nw++] = w;
+            total += w->mat_bytes * (size_t)w->ne[2];
+        }
+    }
+    uint8_t *buf = NULL;
+    if (total && posix_memalign((void **)&buf, 64, total) != 0) buf = NULL;
+    size_t off = 0;
+    const uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+    for (int64_t i = 0; buf && i < nw; i++) {
+        seek_weight *w = ws[i];
+        const seek_type_kernels *k = seek_kernels(w->type);
+        bool ok = true;
+        for (int64_t e = 0; e < w->ne[2] && ok; e++)
+            ok = k->repack(w->ne[0], w->ne[1], buf + off + (size_t)e * w->mat_bytes, (const char *)w->data + (size_t)e * w->mat_bytes);
+        if (!ok) continue; /* rows this kernel cannot take: the plain kernels read them */
+        w->packed = buf + off;
+        w->packed_by = k->repack;
+        off += w->mat_bytes * (size_t)w->ne[2];
+        /* the file's whole pages of this tensor leave resident memory */
+        const uintptr_t lo = ((uintptr_t)w->data + page - 1) & ~(page - 1);
+        const uintptr_t hi = ((uintptr_t)w->data + w->mat_bytes * (size_t)w->ne[2]) & ~(page - 1);
+        if (hi > lo) madvise((void *)lo, hi - lo, MADV_DONTNEED);
+    }
+    m->packed = buf;
+    m->packed_bytes = off;
+    free(ws);
+}
+
 seek_status seek_model_load(seek_model **out, const char *path) {
     *out = NULL;
     seek_model *m = calloc(1, sizeof *m);
@@ -450,6 +510,7 @@ seek_status seek_model_load(seek_model **out, const char *path) {
     }
     m->chat = seek_chat_detect(tmpl_c, &m->chat_unknown);
     m->chat_template = tmpl_c;
+    repack_weights(m);
     *out = m;
     return SEEK_OK;
 fail:;
@@ -468,6 +529,7 @@ void seek_model_free(seek_model *m) {
     free(m->mtp);
     free(m->chat_template);
     free(m->owned_f32);
+    free(m->packed);
     free(m->hp.alibi);
     seek_gguf_close(m->gguf);
     seek_hf_keep_free(m->hf_keep);

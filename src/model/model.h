@@ -6,6 +6,7 @@
 #define SEEK_MODEL_H
 
 #include "format/gguf.h"
+#include "kernels/quant.h"
 #include "tokenizer/chat_template.h"
 #include "tokenizer/tokenizer.h"
 
@@ -24,12 +25,17 @@ typedef struct {
     size_t row_bytes;
     size_t mat_bytes;
     const char *name;
+    /* The same matrices repacked at load for the matmul (quant.h's repack), same size and
+     * offsets as data, or NULL; packed_by is the repack that wrote them. data stays valid. */
+    const void *packed;
+    seek_repack_fn packed_by;
 } seek_weight;
 
 /* Matrix i of a 3-D weight as a 2-D weight. */
 static inline seek_weight seek_weight_mat(const seek_weight *w, int64_t i) {
     seek_weight m = *w;
     m.data = (const char *)w->data + (size_t)i * w->mat_bytes;
+    if (w->packed) m.packed = (const char *)w->packed + (size_t)i * w->mat_bytes;
     m.ne[2] = 1;
     return m;
 }
@@ -120,6 +126,8 @@ typedef struct seek_model {
     size_t active_bytes;     /* weight bytes one token reads (only its routed experts) */
     void *hf_keep;           /* a Hugging Face folder's mappings (model/hf.h) */
     float *owned_f32;        /* weights the loader derived (legacy MLA k_b), freed with the model */
+    void *packed;            /* the matmul weights repacked at load (seek_weight.packed), or NULL */
+    size_t packed_bytes;
 } seek_model;
 
 /* Opens a GGUF file or a Hugging Face model folder and loads the model it holds. Errors name the

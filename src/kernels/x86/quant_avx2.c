@@ -103,19 +103,19 @@ ALWAYS_INLINE void tile_plain(const int R, const int T, int64_t n, float *out, i
                               const float *a, int64_t as, load8_fn load8, load1_fn load1, const int esz) {
     __m256 acc[4][3];
     _Pragma("GCC unroll 4") for (int r = 0; r < R; r++)
-        _Pragma("GCC unroll 4") for (int t = 0; t < T; t++) acc[r][t] = _mm256_setzero_ps();
+        _Pragma("GCC unroll 8") for (int t = 0; t < T; t++) acc[r][t] = _mm256_setzero_ps();
     int64_t i = 0;
     for (; i + 8 <= n; i += 8) {
         __m256 av[3];
-        _Pragma("GCC unroll 4") for (int t = 0; t < T; t++) av[t] = _mm256_loadu_ps(a + t * as + i);
+        _Pragma("GCC unroll 8") for (int t = 0; t < T; t++) av[t] = _mm256_loadu_ps(a + t * as + i);
         _Pragma("GCC unroll 4") for (int r = 0; r < R; r++) {
             if (T == 1) _mm_prefetch((const char *)(w + r * ws) + esz * i + PLAIN_PREFETCH, _MM_HINT_T0);
             const __m256 wv = load8(w + r * ws, i);
-            _Pragma("GCC unroll 4") for (int t = 0; t < T; t++) acc[r][t] = _mm256_fmadd_ps(wv, av[t], acc[r][t]);
+            _Pragma("GCC unroll 8") for (int t = 0; t < T; t++) acc[r][t] = _mm256_fmadd_ps(wv, av[t], acc[r][t]);
         }
     }
     const __m256 zero = _mm256_setzero_ps();
-    _Pragma("GCC unroll 4") for (int t = 0; t < T; t++) {
+    _Pragma("GCC unroll 8") for (int t = 0; t < T; t++) {
         const __m128 sums = hsum4_ps(acc[0][t], R > 1 ? acc[1][t] : zero, R > 2 ? acc[2][t] : zero, R > 3 ? acc[3][t] : zero);
         if (R == 4 && i == n) {
             _mm_storeu_ps(out + t * os, sums);
@@ -341,7 +341,7 @@ ALWAYS_INLINE void b32_direct(const int R, const int T, int64_t nb, float *out, 
     __m256i isums[B32_DTOKS][B32_LANES][B32_CHUNK / 8]; /* [t][row][8 blocks] */
     int32_t asum[B32_DTOKS][B32_CHUNK]; /* offset * the activations' sum per block (the unsigned levels) */
     __m256 acc[B32_DTOKS], sm[B32_DTOKS];
-    _Pragma("GCC unroll 4") for (int t = 0; t < T; t++) acc[t] = sm[t] = _mm256_setzero_ps();
+    _Pragma("GCC unroll 8") for (int t = 0; t < T; t++) acc[t] = sm[t] = _mm256_setzero_ps();
     for (int64_t b0 = 0; b0 < nb; b0 += B32_CHUNK) {
         const int64_t nc = nb - b0 < B32_CHUNK ? nb - b0 : B32_CHUNK;
         if (f->offset) /* 8 blocks' sums at a time, folded like the weights' */
@@ -360,23 +360,23 @@ ALWAYS_INLINE void b32_direct(const int R, const int T, int64_t nb, float *out, 
                 __m256i p[B32_DTOKS][8];
                 _Pragma("GCC unroll 8") for (int k = 0; k < 8; k++) {
                     if (c8 + k >= nc) {
-                        _Pragma("GCC unroll 4") for (int t = 0; t < T; t++) p[t][k] = _mm256_setzero_si256();
+                        _Pragma("GCC unroll 8") for (int t = 0; t < T; t++) p[t][k] = _mm256_setzero_si256();
                         continue;
                     }
                     const uint8_t *x = w + r * ws + (b0 + c8 + k) * f->bytes;
                     _mm_prefetch((const char *)x + B32_PF, _MM_HINT_T0);
                     const __m256i wq = f->offset ? f->uweights(x) : f->weights(x);
                     const __m256i aw = f->sign ? _mm256_sign_epi8(wq, wq) : wq;
-                    _Pragma("GCC unroll 4") for (int t = 0; t < T; t++) {
+                    _Pragma("GCC unroll 8") for (int t = 0; t < T; t++) {
                         const __m256i qy = _mm256_loadu_si256((const __m256i *)(y + t * as + (b0 + c8 + k) * abytes + qa));
                         const __m256i sy = f->sign ? _mm256_sign_epi8(qy, wq) : qy;
                         p[t][k] = _mm256_madd_epi16(_mm256_maddubs_epi16(aw, sy), ones);
                     }
                 }
-                _Pragma("GCC unroll 4") for (int t = 0; t < T; t++) isums[t][r][c8 / 8] = rows8_sum(p[t]);
+                _Pragma("GCC unroll 8") for (int t = 0; t < T; t++) isums[t][r][c8 / 8] = rows8_sum(p[t]);
             }
         for (int64_t c8 = 0; c8 < nc; c8 += 8) {
-            _Pragma("GCC unroll 4") for (int t = 0; t < T; t++) {
+            _Pragma("GCC unroll 8") for (int t = 0; t < T; t++) {
                 __m256i rows[B32_LANES], col[B32_LANES];
                 _Pragma("GCC unroll 8") for (int r = 0; r < B32_LANES; r++) rows[r] = r < R ? isums[t][r][c8 / 8] : _mm256_setzero_si256();
                 transpose8x32(rows, col); /* col[k]: block c8 + k of the 8 rows */
@@ -392,7 +392,7 @@ ALWAYS_INLINE void b32_direct(const int R, const int T, int64_t nb, float *out, 
             }
         }
     }
-    _Pragma("GCC unroll 4") for (int t = 0; t < T; t++) store_rows(out + t * os, f->has_min ? _mm256_add_ps(acc[t], sm[t]) : acc[t], R);
+    _Pragma("GCC unroll 8") for (int t = 0; t < T; t++) store_rows(out + t * os, f->has_min ? _mm256_add_ps(acc[t], sm[t]) : acc[t], R);
 }
 
 /* One block of a panel: the weights (8 groups x 8 rows x 4 bytes), then per row 128 * sum(w)
@@ -632,6 +632,148 @@ BLOCK32_GEMM(q8_0, block_q8_0, false, true, 1, NULL, 0)
 BLOCK32_GEMM(q4_1, block_q4_1, true, false, 4, NULL, 0)
 BLOCK32_GEMM(q5_1, block_q5_1, true, false, 2, NULL, 0)
 
+/* ---- Q4_0 / Q4_1 repacked at load ----
+ * Panels of 8 rows, block by block, each panel block the size of the 8 blocks it holds (144
+ * bytes for Q4_0, 160 for Q4_1):
+ *   4 x 32 bytes of nibbles: vector v, bytes 4r .. 4r+3 = row r's qs[4v .. 4v+3], so its low
+ *     nibbles are values 4v .. 4v+3 of the 8 rows and its high nibbles values 16+4v .. 16+4v+3;
+ *   8 x fp16 d_w, then (Q4_1) 8 x fp16 m_w.
+ * One broadcast 4-byte word of activations meets 8 rows' levels in one maddubs: the levels
+ * unsigned (0..15), the activations signed, so |a block's sum| <= 8 groups * 2 * 15 * 127 fits
+ * int16 and one madd finishes it, exact. Q4_0's value is level - 8, so 8 * sum(a) is taken off
+ * per block (as the direct path does). The float steps are the direct path's, in the same order:
+ * every output is bit for bit what vec_dot gives, packed or not. No copy per call, one stream
+ * of weights for the prefetcher, and a third of the direct path's integer work per block. */
+#define PK_ROWS 8
+#define PK_TOKS 6      /* activation rows per microkernel (acc + int16 sums fill the registers) */
+#define PK_MAX_NB 1024 /* blocks per row at most (n <= 32768), so a tile's prep fits the stack */
+#define PK_ROW_BLOCK 16 /* panels that stay in L2 while every token tile passes by */
+
+typedef struct { /* block-major, so a block's values for the T rows share a cache line */
+    float d[PK_MAX_NB][PK_TOKS];   /* d_a */
+    float s[PK_MAX_NB][PK_TOKS];   /* Q4_1: s_a of the Q8_1 block */
+    int32_t o[PK_MAX_NB][PK_TOKS]; /* Q4_0: 8 * sum(a) */
+} pk_acts;
+
+ALWAYS_INLINE void pk_prep(int T, int64_t nb, pk_acts *p, const uint8_t *a, size_t as, const bool has_min) {
+    const size_t ab = has_min ? sizeof(block_q8_1) : sizeof(block_q8_0);
+    const size_t qa = has_min ? offsetof(block_q8_1, qs) : offsetof(block_q8_0, qs);
+    const __m256i ones8 = _mm256_set1_epi8(1), ones16 = _mm256_set1_epi16(1);
+    for (int t = 0; t < T; t++)
+        for (int64_t b = 0; b < nb; b++) {
+            const uint8_t *ya = a + t * as + b * ab;
+            p->d[b][t] = f16_at(ya);
+            if (has_min) {
+                p->s[b][t] = f16_at(ya + 2);
+            } else {
+                const __m256i q = _mm256_loadu_si256((const __m256i *)(ya + qa));
+                p->o[b][t] = 8 * hsum_epi32(_mm256_madd_epi16(_mm256_maddubs_epi16(ones8, q), ones16));
+            }
+        }
+}
+
+/* One panel x T activation rows (prepared in p). */
+ALWAYS_INLINE void pk_panel(const int T, int64_t nb, float *out, int64_t os, const uint8_t *panel, const uint8_t *y, size_t as,
+                            const pk_acts *p, const bool has_min) {
+    const size_t pbytes = has_min ? PK_ROWS * sizeof(block_q4_1) : PK_ROWS * sizeof(block_q4_0);
+    const size_t ab = has_min ? sizeof(block_q8_1) : sizeof(block_q8_0);
+    const size_t qa = has_min ? offsetof(block_q8_1, qs) : offsetof(block_q8_0, qs);
+    const __m256i m4 = _mm256_set1_epi8(0x0f), ones = _mm256_set1_epi16(1);
+    __m256 acc[PK_TOKS], sm[PK_TOKS];
+    _Pragma("GCC unroll 8") for (int t = 0; t < T; t++) acc[t] = sm[t] = _mm256_setzero_ps();
+    for (int64_t b = 0; b < nb; b++) {
+        const uint8_t *pb = panel + b * pbytes, *ya = y + b * ab + qa;
+        __m256i s16[PK_TOKS];
+        _Pragma("GCC unroll 4") for (int v = 0; v < 4; v++) {
+            const __m256i raw = _mm256_loadu_si256((const __m256i *)(pb + 32 * v));
+            const __m256i lo = _mm256_and_si256(raw, m4), hi = _mm256_and_si256(_mm256_srli_epi16(raw, 4), m4);
+            _Pragma("GCC unroll 8") for (int t = 0; t < T; t++) {
+                const __m256i m = _mm256_add_epi16(_mm256_maddubs_epi16(lo, bcast32(ya + t * as + 4 * v)),
+                                                   _mm256_maddubs_epi16(hi, bcast32(ya + t * as + 16 + 4 * v)));
+                s16[t] = v ? _mm256_add_epi16(s16[t], m) : m;
+                ROUNDED(s16[t]); /* keeps GCC from computing all 32 products first and spilling them */
+            }
+        }
+        const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(pb + 128)));
+        _Pragma("GCC unroll 8") for (int t = 0; t < T; t++) {
+            __m256i isum = _mm256_madd_epi16(s16[t], ones);
+            if (!has_min) isum = _mm256_sub_epi32(isum, _mm256_set1_epi32(p->o[b][t]));
+            acc[t] = _mm256_fmadd_ps(_mm256_mul_ps(dw, _mm256_set1_ps(p->d[b][t])), _mm256_cvtepi32_ps(isum), acc[t]);
+        }
+        if (has_min && T <= 2) { /* registers to spare: the minimums in the same pass */
+            const __m256 mw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(pb + 144)));
+            _Pragma("GCC unroll 8") for (int t = 0; t < T; t++) sm[t] = _mm256_fmadd_ps(mw, _mm256_set1_ps(p->s[b][t]), sm[t]);
+        }
+    }
+    if (has_min && T > 2) /* the minimums in a pass of their own (the same sequence either way) */
+        for (int64_t b = 0; b < nb; b++) {
+            const __m256 mw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(panel + b * pbytes + 144)));
+            _Pragma("GCC unroll 8") for (int t = 0; t < T; t++) sm[t] = _mm256_fmadd_ps(mw, _mm256_set1_ps(p->s[b][t]), sm[t]);
+        }
+    _Pragma("GCC unroll 8") for (int t = 0; t < T; t++)
+        _mm256_storeu_ps(out + t * os, has_min ? _mm256_add_ps(acc[t], sm[t]) : acc[t]);
+}
+
+typedef void (*pk_panel_fn)(int64_t nb, float *out, int64_t os, const uint8_t *panel, const uint8_t *y, size_t as, const pk_acts *p);
+
+/* Rows [0, nr) of panels (nr a multiple of 8) x nt activation rows. */
+static void pk_gemm(int64_t n, float *out, int64_t os, const uint8_t *w, size_t ws, int64_t nr, const uint8_t *a, size_t as,
+                    int64_t nt, const pk_panel_fn *panel, bool has_min) {
+    const int64_t nb = n / QK, np = nr / PK_ROWS;
+    const size_t pstride = PK_ROWS * ws;
+    pk_acts p;
+    if (nt <= PK_TOKS) { /* decode: one prep, then every panel in file order */
+        pk_prep((int)nt, nb, &p, a, as, has_min);
+        for (int64_t i = 0; i < np; i++) panel[nt](nb, out + i * PK_ROWS, os, w + i * pstride, a, as, &p);
+        return;
+    }
+    for (int64_t i0 = 0; i0 < np; i0 += PK_ROW_BLOCK) {
+        const int64_t i1 = i0 + PK_ROW_BLOCK < np ? i0 + PK_ROW_BLOCK : np;
+        for (int64_t t0 = 0; t0 < nt; t0 += PK_TOKS) {
+            const int T = nt - t0 < PK_TOKS ? (int)(nt - t0) : PK_TOKS;
+            pk_prep(T, nb, &p, a + t0 * as, as, has_min);
+            for (int64_t i = i0; i < i1; i++) panel[T](nb, out + t0 * os + i * PK_ROWS, os, w + i * pstride, a + t0 * as, as, &p);
+        }
+    }
+}
+
+static void pk_repack(int64_t n, int64_t nr, void *dst, const void *w, bool has_min) {
+    const size_t bs = has_min ? sizeof(block_q4_1) : sizeof(block_q4_0);
+    const size_t qs = has_min ? offsetof(block_q4_1, qs) : offsetof(block_q4_0, qs);
+    const int64_t nb = n / QK;
+    const size_t ws = (size_t)nb * bs;
+    for (int64_t r0 = 0; r0 < nr; r0 += PK_ROWS)
+        for (int64_t b = 0; b < nb; b++) {
+            uint8_t *pb = (uint8_t *)dst + r0 * ws + b * PK_ROWS * bs;
+            for (int r = 0; r < PK_ROWS; r++) {
+                const uint8_t *x = (const uint8_t *)w + (r0 + r) * ws + b * bs;
+                for (int v = 0; v < 4; v++) memcpy(pb + 32 * v + 4 * r, x + qs + 4 * v, 4);
+                memcpy(pb + 128 + 2 * r, x, 2);                  /* d */
+                if (has_min) memcpy(pb + 144 + 2 * r, x + 2, 2); /* m */
+            }
+        }
+}
+
+#define PK_PANEL_T(name, T_, has_min)                                                                                  \
+    static void name##_pk##T_(int64_t nb, float *out, int64_t os, const uint8_t *panel, const uint8_t *y, size_t as,  \
+                              const pk_acts *p) {                                                                      \
+        pk_panel(T_, nb, out, os, panel, y, as, p, has_min);                                                           \
+    }
+#define PACKED_GEMM(name, has_min)                                                                                     \
+    PK_PANEL_T(name, 1, has_min) PK_PANEL_T(name, 2, has_min) PK_PANEL_T(name, 3, has_min) PK_PANEL_T(name, 4, has_min) PK_PANEL_T(name, 5, has_min) PK_PANEL_T(name, 6, has_min) \
+    static const pk_panel_fn name##_pk_panels[PK_TOKS + 1] = {NULL, name##_pk1, name##_pk2, name##_pk3, name##_pk4, name##_pk5, name##_pk6};   \
+    static void name##_gemm_packed(int64_t n, float *out, int64_t os, const void *w, size_t ws, int64_t nr, const void *a, \
+                                   size_t as, int64_t nt) {                                                            \
+        pk_gemm(n, out, os, w, ws, nr, a, as, nt, name##_pk_panels, has_min);                                          \
+    }                                                                                                                  \
+    static bool name##_repack(int64_t n, int64_t nr, void *dst, const void *w) {                                       \
+        if (n / QK > PK_MAX_NB || nr % PK_ROWS) return false;                                                          \
+        pk_repack(n, nr, dst, w, has_min);                                                                             \
+        return true;                                                                                                   \
+    }
+PACKED_GEMM(q4_0, false)
+PACKED_GEMM(q4_1, true)
+
 /* ---- activation quantizers ---- */
 
 /* roundf (ties away from zero) of integral-range floats: v - trunc(v) is exact, so the tie test
@@ -861,8 +1003,10 @@ static const seek_type_kernels avx2_table[SEEK_TYPE_COUNT] = {
     [SEEK_TYPE_F32] = {.vec_dot = f32_vec_dot, .gemm = f32_gemm, .gemm_all_rows = true},
     [SEEK_TYPE_F16] = {.to_float = f16_to_float, .from_float = f16_from_float, .vec_dot = f16_vec_dot, .gemm = f16_gemm, .gemm_all_rows = true},
     [SEEK_TYPE_BF16] = {.to_float = bf16_to_float, .vec_dot = bf16_vec_dot, .gemm = bf16_gemm, .gemm_all_rows = true},
-    [SEEK_TYPE_Q4_0] = {.vec_dot = q4_0_vec_dot, .gemm = q4_0_gemm, .gemm_all_rows = true},
-    [SEEK_TYPE_Q4_1] = {.vec_dot = q4_1_vec_dot, .gemm = q4_1_gemm, .gemm_all_rows = true},
+    [SEEK_TYPE_Q4_0] = {.vec_dot = q4_0_vec_dot, .gemm = q4_0_gemm, .gemm_all_rows = true,
+                        .repack = q4_0_repack, .gemm_packed = q4_0_gemm_packed, .repack_rows = PK_ROWS},
+    [SEEK_TYPE_Q4_1] = {.vec_dot = q4_1_vec_dot, .gemm = q4_1_gemm, .gemm_all_rows = true,
+                        .repack = q4_1_repack, .gemm_packed = q4_1_gemm_packed, .repack_rows = PK_ROWS},
     [SEEK_TYPE_Q5_0] = {.vec_dot = q5_0_vec_dot, .gemm = q5_0_gemm, .gemm_all_rows = true},
     [SEEK_TYPE_Q5_1] = {.vec_dot = q5_1_vec_dot, .gemm = q5_1_gemm, .gemm_all_rows = true},
     [SEEK_TYPE_Q8_0] = {.from_float = q8_0_from_float, .vec_dot = q8_0_vec_dot, .gemm = q8_0_gemm, .gemm_all_rows = true},
