@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # seek bench --json prints one JSON object per test per line with llama-bench's fields
 # (test "ppN"/"tgN", n_threads, avg_ts, stddev_ts, samples_ts, model_size, model_type), with
-# as many samples as repetitions and positive speeds. Usage: test_bench.sh path/to/seek
+# as many samples as repetitions and positive speeds; -np 3 adds "tg8 x 3" (3 sequences decoding
+# together). Usage: test_bench.sh path/to/seek
 set -u
 seek=$1
-out=$("$seek" bench -p 32 -n 8 -r 3 -t 2 --json 2>/dev/null) || { echo "FAIL: bench exited $?"; exit 1; }
+out=$("$seek" bench -p 32 -n 8 -np 3 -r 3 -t 2 --json 2>/dev/null) || { echo "FAIL: bench exited $?"; exit 1; }
 python3 - "$out" <<'PY'
 import json, sys
 lines = sys.argv[1].strip().splitlines()
@@ -14,9 +15,9 @@ def check(name, cond):
     global ok
     if cond: ok += 1
     else: bad.append(name)
-check("two lines", len(lines) == 2)
+check("three lines", len(lines) == 3)
 objs = [json.loads(l) for l in lines]
-check("tests", [o["test"] for o in objs] == ["pp32", "tg8"])
+check("tests", [o["test"] for o in objs] == ["pp32", "tg8", "tg8 x 3"])
 for o in objs:
     for k in ["test", "n_threads", "avg_ts", "stddev_ts", "samples_ts", "model_size", "model_type"]:
         check(o["test"] + " has " + k, k in o)

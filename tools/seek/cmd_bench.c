@@ -1,7 +1,10 @@
 /* seek bench: prompt processing (pp) and generation (tg) speed, measured like llama-bench:
  * pp N processes N tokens from an empty cache in one batch; tg N decodes N tokens one at a
- * time from an empty cache. One warm-up run, then -r repetitions; prints a table, or with
- * --json one JSON object per test per line (llama-bench's jsonl fields). */
+ * time from an empty cache; with -np P also "tgN x P": P sequences decode N tokens each in
+ * lockstep, one batch of P tokens per step with P logit rows and a greedy pick from each (what
+ * a server's decode steps cost, as llama-batched-bench measures; t/s counts all P sequences).
+ * One warm-up run, then -r repetitions; prints a table, or with --json one JSON object per test
+ * per line (llama-bench's jsonl fields). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +28,31 @@ static double run_tg(seek_session *s, const int32_t *ids, int32_t n) {
     return now_seconds() - t0;
 }
 
+static int32_t n_parallel;
+static seek_batch par_batch;
+
+static double run_tg_parallel(seek_session *s, const int32_t *ids, int32_t n) {
+    seek_context *ctx = s->ctx;
+    const int32_t V = (int32_t)ctx->model->hp.n_vocab;
+    for (int32_t q = 0; q < n_parallel; q++) seek_seq_truncate(ctx, q, 0);
+    double t0 = now_seconds();
+    int32_t next[256];
+    for (int32_t q = 0; q < n_parallel; q++) next[q] = ids[q % n];
+    for (int32_t i = 0; i < n; i++) {
+        seek_batch_clear(&par_batch);
+        for (int32_t q = 0; q < n_parallel; q++) seek_batch_add(&par_batch, next[q], i, q, true);
+        if (seek_decode(ctx, &par_batch)) return -1;
+        for (int32_t q = 0; q < n_parallel; q++) { /* greedy, as a server samples each row */
+            const float *l = seek_get_logits(ctx, q);
+            int32_t best = 0;
+            for (int32_t v = 1; v < V; v++)
+                if (l[v] > l[best]) best = v;
+            next[q] = best;
+        }
+    }
+    return now_seconds() - t0;
+}
+
 /* The most common weight type among 2-D tensors, as the model's "quantization". */
 static const char *main_type(const seek_model *m) {
     size_t bytes[SEEK_TYPE_COUNT] = {0};
@@ -42,13 +70,15 @@ int cmd_bench(int argc, char **argv) {
     seek_model *m = opts_load_model(&o);
     if (!m) return 1;
     int32_t need = o.n_prompt_bench > o.n_gen_bench ? o.n_prompt_bench : o.n_gen_bench;
-    if (o.n_ctx <= 0) o.n_ctx = need + 16;
+    n_parallel = o.n_parallel;
+    if (o.n_ctx <= 0) o.n_ctx = need + 16 + (n_parallel > 1 ? n_parallel * (o.n_gen_bench + 16) : 0);
     if (o.n_batch <= 0) o.n_batch = o.n_prompt_bench > 0 ? o.n_prompt_bench : 512;
-    seek_context *ctx = opts_new_context(&o, m);
+    if (o.n_batch < n_parallel) o.n_batch = n_parallel;
+    seek_context *ctx = opts_new_context_seqs(&o, m, n_parallel > 1 ? n_parallel : 1);
     seek_session s = {0};
     int rc = 1;
     int32_t *ids = malloc((size_t)(need + 1) * sizeof(int32_t));
-    if (!ctx || !ids || seek_session_init(&s, ctx, 0)) goto done;
+    if (!ctx || !ids || seek_session_init(&s, ctx, 0) || (n_parallel && seek_batch_init(&par_batch, n_parallel))) goto done;
     uint64_t rng = 1234;
     for (int32_t i = 0; i < need; i++) ids[i] = (int32_t)(seek_rng_uniform(&rng) * (float)(m->hp.n_vocab - 1));
     const int64_t n_params = seek_model_n_params(m);
@@ -60,10 +90,11 @@ int cmd_bench(int argc, char **argv) {
         printf("| model | size | params | bits/weight | isa | threads | test | t/s |\n");
         printf("| --- | ---: | ---: | ---: | --- | ---: | ---: | ---: |\n");
     }
-    for (int kind = 0; kind < 2; kind++) {
+    for (int kind = 0; kind < 3; kind++) {
         int32_t n = kind == 0 ? o.n_prompt_bench : o.n_gen_bench;
-        if (n <= 0) continue;
-        double (*fn)(seek_session *, const int32_t *, int32_t) = kind == 0 ? run_pp : run_tg;
+        if (n <= 0 || (kind == 2 && !n_parallel)) continue;
+        double (*fn)(seek_session *, const int32_t *, int32_t) = kind == 0 ? run_pp : kind == 1 ? run_tg : run_tg_parallel;
+        const int32_t n_count = kind == 2 ? n * n_parallel : n; /* tokens a run produces */
         if (fn(&s, ids, n) < 0) { /* warm-up */
             fprintf(stderr, "seek bench: %s\n", seek_last_error());
             goto done;
@@ -75,7 +106,7 @@ int cmd_bench(int argc, char **argv) {
         for (int r = 0; r < o.reps; r++) {
             double t = fn(&s, ids, n);
             ns[r] = t * 1e9;
-            ts[r] = n / t;
+            ts[r] = n_count / t;
             sum += ts[r];
             sum2 += ts[r] * ts[r];
             nsum += ns[r];
@@ -84,14 +115,15 @@ int cmd_bench(int argc, char **argv) {
         double avg = sum / o.reps, sd = o.reps > 1 ? sqrt(fmax(0, (sum2 - o.reps * avg * avg) / (o.reps - 1))) : 0;
         double navg = nsum / o.reps, nsd = o.reps > 1 ? sqrt(fmax(0, (nsum2 - o.reps * navg * navg) / (o.reps - 1))) : 0;
         char test[32];
-        snprintf(test, sizeof test, "%s%d", kind == 0 ? "pp" : "tg", n);
+        if (kind == 2) snprintf(test, sizeof test, "tg%d x %d", n, n_parallel);
+        else snprintf(test, sizeof test, "%s%d", kind == 0 ? "pp" : "tg", n);
         if (o.json) {
             printf("{\"build_commit\": \"seek-%s\", \"model_filename\": \"%s\", \"model_type\": \"%s\", \"model_size\": %zu, "
                    "\"active_size\": %zu, \"model_n_params\": %lld, \"bits_per_weight\": %.4f, \"n_batch\": %d, \"n_threads\": %d, \"cpu_info\": \"%s\", \"n_prompt\": %d, "
                    "\"n_gen\": %d, \"test\": \"%s\", \"avg_ns\": %.0f, \"stddev_ns\": %.0f, \"avg_ts\": %.6f, \"stddev_ts\": %.6f, "
                    "\"samples_ns\": [",
                    SEEK_VERSION, fname, model_type, m->weight_bytes, m->active_bytes, (long long)n_params, bpw, ctx->params.n_batch, o.n_threads,
-                   seek_isa_name(seek_kernels_isa()), kind == 0 ? n : 0, kind == 1 ? n : 0, test, navg, nsd, avg, sd);
+                   seek_isa_name(seek_kernels_isa()), kind == 0 ? n : 0, kind >= 1 ? n : 0, test, navg, nsd, avg, sd);
             for (int r = 0; r < o.reps; r++) printf(r ? ", %.0f" : "%.0f", ns[r]);
             printf("], \"samples_ts\": [");
             for (int r = 0; r < o.reps; r++) printf(r ? ", %.6f" : "%.6f", ts[r]);
@@ -116,6 +148,7 @@ int cmd_bench(int argc, char **argv) {
 done:
     if (rc) fprintf(stderr, "seek bench: failed: %s\n", seek_last_error());
     free(ids);
+    if (n_parallel) seek_batch_free(&par_batch);
     if (s.tokens) seek_session_free(&s);
     seek_context_free(ctx);
     seek_model_free(m);

@@ -58,7 +58,8 @@ static void print_help(const char *cmd) {
            "                          otherwise reasoning is dimmed on a terminal, raw in a pipe\n"
            "      --verbose           token counts, timings, per-op times, memory\n"
            "      --precise           fp32 activations in every matmul (reference arithmetic; slower)\n"
-           "  bench: -p N (prompt tokens, 512), -n N (generated tokens, 128), -r N (repetitions, 5), --json\n",
+           "  bench: -p N (prompt tokens, 512), -n N (generated tokens, 128), -r N (repetitions, 5), --json,\n"
+           "         -np N (also tg with N sequences decoding at once: one batch of N per step, N logit rows)\n",
            cmd, SEEK_DEFAULT_MODEL_NAME);
 }
 
@@ -100,6 +101,7 @@ bool opts_parse(seek_opts *o, int argc, char **argv, const char *cmd) {
         else if (IS("-c", "--ctx-size")) { NEED(); if (!parse_int(a, v, 0, 1 << 24, &o->n_ctx)) return false; }
         else if (IS("-b", "--batch-size")) { NEED(); if (!parse_int(a, v, 1, 1 << 16, &o->n_batch)) return false; }
         else if (IS("-r", "--repetitions")) { NEED(); if (!parse_int(a, v, 1, 1000, &o->reps)) return false; }
+        else if (bench && IS("-np", "--parallel")) { NEED(); if (!parse_int(a, v, 1, 256, &o->n_parallel)) return false; }
         else if (IS("--temp", "--temp")) { NEED(); if (!parse_float(a, v, 0, 100, &o->sp.temp)) return false; }
         else if (IS("--top-k", "--top-k")) { NEED(); if (!parse_int(a, v, 0, 1 << 24, &o->sp.top_k)) return false; }
         else if (IS("--top-p", "--top-p")) { NEED(); if (!parse_float(a, v, 0, 1, &o->sp.top_p)) return false; }
@@ -163,8 +165,10 @@ seek_model *opts_load_model(const seek_opts *o) {
     return m;
 }
 
-seek_context *opts_new_context(const seek_opts *o, const seek_model *m) {
-    seek_context_params p = {.n_ctx = o->n_ctx, .n_batch = o->n_batch, .n_seq = 1, .n_threads = o->n_threads,
+seek_context *opts_new_context(const seek_opts *o, const seek_model *m) { return opts_new_context_seqs(o, m, 1); }
+
+seek_context *opts_new_context_seqs(const seek_opts *o, const seek_model *m, int32_t n_seq) {
+    seek_context_params p = {.n_ctx = o->n_ctx, .n_batch = o->n_batch, .n_seq = n_seq, .n_threads = o->n_threads,
                              .precise = o->precise};
     seek_context *ctx = NULL;
     if (seek_context_init(&ctx, m, &p)) {

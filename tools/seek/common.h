@@ -30,6 +30,7 @@ typedef struct {
     bool seed_set;
     /* bench */
     int32_t n_prompt_bench, n_gen_bench, reps;
+    int32_t n_parallel; /* bench: sequences decoding together (tg N x np), 0: none */
     bool json;
     const char *positional;  /* first positional argument (seek info MODEL) */
 } seek_opts;
@@ -39,6 +40,7 @@ bool opts_parse(seek_opts *o, int argc, char **argv, const char *cmd);
 /* Loads -m (or the default model), printing a clear error on failure. */
 seek_model *opts_load_model(const seek_opts *o);
 seek_context *opts_new_context(const seek_opts *o, const seek_model *m);
+seek_context *opts_new_context_seqs(const seek_opts *o, const seek_model *m, int32_t n_seq);
 
 double now_seconds(void);
 /* Resident memory now and at its peak, in MiB (from /proc/self/status). */
