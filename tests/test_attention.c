@@ -78,6 +78,26 @@ static void test_vec(seek_isa isa) {
         for (int64_t i = 0; i < n; i++) md = fmax(md, fabs(a1[i] - a2[i]));
         CHECK(md <= 1e-5, "%s scores/weighted_sum n=%lld differ by %g", seek_isa_name(isa), (long long)n, md);
     }
+    /* the fp16 (F16 KV cache) kernels: bit for bit the fp32 kernels on the values widened, with
+     * dims that are and are not multiples of 8 */
+    const int64_t hdims[] = {37, 64, 72};
+    for (int k = 0; k < 3; k++) {
+        const int64_t n = hdims[k], stride = n + 3;
+        seek_f16 mh[13 * 75];
+        float mf[13 * 75], qq[3 * 72], r1[3 * 16], r2[3 * 16], w1[3 * 72], w2[3 * 72], pr[3 * 13];
+        for (int64_t i = 0; i < 13 * stride; i++) mh[i] = seek_f32_to_f16(frand()), mf[i] = seek_f16_to_f32(mh[i]);
+        for (int64_t i = 0; i < 3 * n; i++) qq[i] = frand(), w1[i] = w2[i] = frand();
+        for (int i = 0; i < 3 * 13; i++) pr[i] = frand();
+        v->scores_rows_h(r1, 16, qq, n, 3, mh, stride, 13, n);
+        v->scores_rows(r2, 16, qq, n, 3, mf, stride, 13, n);
+        bool same = true;
+        for (int i = 0; i < 3; i++) same &= !memcmp(r1 + i * 16, r2 + i * 16, 13 * sizeof(float));
+        CHECK(same, "%s scores_rows_h n=%lld: not scores_rows on the widened keys", seek_isa_name(isa), (long long)n);
+        v->weighted_sum_rows_h(w1, n, pr, 13, 3, mh, stride, 13, n);
+        v->weighted_sum_rows(w2, n, pr, 13, 3, mf, stride, 13, n);
+        CHECK(!memcmp(w1, w2, (size_t)(3 * n) * sizeof(float)), "%s weighted_sum_rows_h n=%lld: not weighted_sum_rows on the widened values",
+              seek_isa_name(isa), (long long)n);
+    }
     /* scale_max: bit-identical to the scalar reference (same roundings), with and without ALiBi,
      * with a window that masks the first keys, and with a tail past the 8-wide steps */
     for (int c = 0; c < 3; c++) {
@@ -114,18 +134,30 @@ static void test_shape(seek_pool *pool, seek_attn_shape sh, bool mla) {
     const int64_t q_dim = sh.n_head * sh.k_dim, o_dim = sh.n_head * sh.v_dim, v_head = mla ? 0 : sh.v_dim;
     const int32_t lens[] = {1, 31, 32, 33, 100};
     const int n_seq = 5;
-    seek_kv_cache kv;
-    CHECK(seek_kv_init(&kv, 2, k_row, v_row, 512, n_seq) == SEEK_OK, "kv init");
+    seek_kv_cache kv, kvh; /* an F32 cache, and an F16 one with the same values (rounded to fp16 in both) */
+    CHECK(seek_kv_init(&kv, 2, k_row, v_row, 512, n_seq, SEEK_TYPE_F32, SEEK_TYPE_F32) == SEEK_OK, "kv init");
+    CHECK(seek_kv_init(&kvh, 2, k_row, v_row, 512, n_seq, SEEK_TYPE_F16, SEEK_TYPE_F16) == SEEK_OK, "kv init f16");
     /* fill each sequence (layer 1) with random keys/values; sequence 4 is filled, truncated, refilled */
     for (int s = 0; s < n_seq; s++) {
-        seek_kv_reserve(&kv, s, lens[s]);
-        if (s == 4) {
-            seek_kv_truncate(&kv, s, 40);
-            seek_kv_reserve(&kv, s, lens[s] - 40);
+        for (int c = 0; c < 2; c++) {
+            seek_kv_cache *kc = c ? &kvh : &kv;
+            seek_kv_reserve(kc, s, lens[s]);
+            if (s == 4) {
+                seek_kv_truncate(kc, s, 40);
+                seek_kv_reserve(kc, s, lens[s] - 40);
+            }
         }
         for (int32_t p = 0; p < lens[s]; p++) {
-            for (int64_t i = 0; i < k_row; i++) seek_kv_k(&kv, 1, s, p)[i] = 2 * frand();
-            for (int64_t i = 0; i < v_row; i++) seek_kv_v(&kv, 1, s, p)[i] = frand();
+            for (int64_t i = 0; i < k_row + v_row; i++) {
+                const seek_f16 h = seek_f32_to_f16(i < k_row ? 2 * frand() : frand());
+                if (i < k_row) {
+                    ((float *)seek_kv_k(&kv, 1, s, p))[i] = seek_f16_to_f32(h);
+                    ((seek_f16 *)seek_kv_k(&kvh, 1, s, p))[i] = h;
+                } else {
+                    ((float *)seek_kv_v(&kv, 1, s, p))[i - k_row] = seek_f16_to_f32(h);
+                    ((seek_f16 *)seek_kv_v(&kvh, 1, s, p))[i - k_row] = h;
+                }
+            }
         }
     }
     /* one query per (sequence, a few positions) */
@@ -133,14 +165,17 @@ static void test_shape(seek_pool *pool, seek_attn_shape sh, bool mla) {
     int64_t n = 0;
     for (int s = 0; s < n_seq; s++)
         for (int32_t p = lens[s] - 1; p >= 0 && n < 32; p -= 13) seq[n] = s, pos[n] = p, n++;
-    float *q = malloc((size_t)(n * q_dim) * 4), *out = malloc((size_t)(n * o_dim) * 4);
+    float *q = malloc((size_t)(n * q_dim) * 4), *out = malloc((size_t)(n * o_dim) * 4), *outh = malloc((size_t)(n * o_dim) * 4);
     for (int64_t i = 0; i < n * q_dim; i++) q[i] = frand();
     float *scr = malloc((size_t)(2 * attention_scratch_floats(&sh)) * 4);
     for (int isa = 0; isa <= (int)seek_cpu_best_isa() && isa < SEEK_ISA_COUNT; isa++) {
         seek_kernels_force_isa((seek_isa)isa);
         if (!mla) test_vec((seek_isa)isa);
-        job j = {q, out, seq, pos, n, &kv, sh, scr};
+        job j = {q, out, seq, pos, n, &kv, sh, scr}, jh = {q, outh, seq, pos, n, &kvh, sh, scr};
         seek_pool_run(pool, run_attn, &j);
+        seek_pool_run(pool, run_attn, &jh);
+        CHECK(!memcmp(out, outh, (size_t)(n * o_dim) * 4), "%s %s: attention over the F16 cache is not the F32 one's on the same values",
+              seek_isa_name((seek_isa)isa), mla ? "mla" : "gqa");
         double md = 0;
         for (int64_t t = 0; t < n; t++)
             for (int64_t h = 0; h < sh.n_head; h++) {
@@ -148,7 +183,7 @@ static void test_shape(seek_pool *pool, seek_attn_shape sh, bool mla) {
                 const float *qh = q + t * q_dim + h * sh.k_dim;
                 double *sc = malloc((size_t)(pos[t] + 1) * sizeof(double)), mx = -INFINITY, z = 0;
                 for (int32_t p = 0; p <= pos[t]; p++) {
-                    const float *k = seek_kv_k(&kv, 1, seq[t], p) + g * sh.k_dim;
+                    const float *k = (const float *)seek_kv_k(&kv, 1, seq[t], p) + g * sh.k_dim;
                     double d = 0;
                     for (int64_t i = 0; i < sh.k_dim; i++) d += (double)qh[i] * k[i];
                     sc[p] = d * sh.scale;
@@ -157,7 +192,7 @@ static void test_shape(seek_pool *pool, seek_attn_shape sh, bool mla) {
                 for (int32_t p = 0; p <= pos[t]; p++) z += sc[p] = exp(sc[p] - mx);
                 for (int64_t i = 0; i < sh.v_dim; i++) {
                     double o = 0;
-                    for (int32_t p = 0; p <= pos[t]; p++) o += sc[p] / z * seek_kv_v(&kv, 1, seq[t], p)[g * v_head + i];
+                    for (int32_t p = 0; p <= pos[t]; p++) o += sc[p] / z * ((const float *)seek_kv_v(&kv, 1, seq[t], p))[g * v_head + i];
                     md = fmax(md, fabs(o - out[t * o_dim + h * sh.v_dim + i]));
                 }
                 free(sc);
@@ -166,8 +201,9 @@ static void test_shape(seek_pool *pool, seek_attn_shape sh, bool mla) {
                mla ? "mla" : "gqa", md, (long long)n);
         CHECK(md < 1e-5, "%s %s attention differs by %g", seek_isa_name((seek_isa)isa), mla ? "mla" : "gqa", md);
     }
-    free(scr), free(q), free(out);
+    free(scr), free(q), free(out), free(outh);
     seek_kv_free(&kv);
+    seek_kv_free(&kvh);
 }
 
 int main(void) {

@@ -30,13 +30,9 @@ static int32_t argmax(const float *l, int64_t n) {
     return a;
 }
 
-int main(void) {
-    char path[4096];
-    seek_model *m = NULL;
-    if (!seek_default_model_path(path, sizeof path) || seek_model_load(&m, path)) {
-        fprintf(stderr, "cannot load the default model (%s): %s\n", path, seek_last_error());
-        return 1;
-    }
+/* Everything below with the KV cache stored as kt (F32, and F16 as the CLI and server store it). */
+static void run(seek_model *m, seek_dtype kt) {
+    printf("kv cache %s:\n", seek_dtype_name(kt));
     const int64_t V = m->hp.n_vocab;
     int32_t ids[N_SEQ][128], n_ids[N_SEQ];
     for (int s = 0; s < N_SEQ; s++) n_ids[s] = (int32_t)seek_tokenize(m->tok, prompts[s], strlen(prompts[s]), true, false, ids[s], 128);
@@ -44,7 +40,7 @@ int main(void) {
     /* alone: each prompt in a fresh single-sequence context, then N_GEN greedy steps */
     float *last_alone[N_SEQ];
     int32_t gen_alone[N_SEQ][N_GEN];
-    seek_context_params p1 = {.n_ctx = 256, .n_threads = 2};
+    seek_context_params p1 = {.n_ctx = 256, .n_threads = 2, .k_type = kt, .v_type = kt};
     for (int s = 0; s < N_SEQ; s++) {
         seek_context *c;
         seek_context_init(&c, m, &p1);
@@ -68,7 +64,7 @@ int main(void) {
 
     /* together: all prompts interleaved in one batch (small n_batch so it is also chunked),
      * then each step decodes one token of every sequence in one batch */
-    seek_context_params p2 = {.n_ctx = 512, .n_threads = 2, .n_seq = N_SEQ, .n_batch = 16};
+    seek_context_params p2 = {.n_ctx = 512, .n_threads = 2, .n_seq = N_SEQ, .n_batch = 16, .k_type = kt, .v_type = kt};
     seek_context *c;
     CHECK(seek_context_init(&c, m, &p2) == SEEK_OK, "context");
     seek_batch b;
@@ -126,6 +122,17 @@ int main(void) {
     seek_batch_free(&b);
     seek_context_free(c);
     for (int s = 0; s < N_SEQ; s++) free(last_alone[s]);
+}
+
+int main(void) {
+    char path[4096];
+    seek_model *m = NULL;
+    if (!seek_default_model_path(path, sizeof path) || seek_model_load(&m, path)) {
+        fprintf(stderr, "cannot load the default model (%s): %s\n", path, seek_last_error());
+        return 1;
+    }
+    run(m, SEEK_TYPE_F32);
+    run(m, SEEK_TYPE_F16);
     seek_model_free(m);
     return check_summary("test_batch");
 }

@@ -25,5 +25,6 @@ expect prompt_too_long 'longer than the context' "$seek" run -m "$model" -c 64 -
 expect bad_flag "unknown option '--bogus'" "$seek" run -m "$model" --bogus
 expect bad_number "expects an integer" "$seek" run -m "$model" -n abc -p hi
 expect no_prompt "no prompt" "$seek" run -m "$model"
+expect bad_cache_type "cache type 'q8_0' is not supported" "$seek" run -m "$model" -ctk q8_0 -p hi
 echo "test_cli_errors: $pass passed, $fail failed"
 [ $fail -eq 0 ]

@@ -51,24 +51,24 @@ static void test_json(void) {
 
 static void test_kv_share(void) {
     seek_kv_cache kv;
-    CHECK(seek_kv_init(&kv, 2, 4, 0, 256, 3) == SEEK_OK, "kv init");
+    CHECK(seek_kv_init(&kv, 2, 4, 0, 256, 3, SEEK_TYPE_F32, SEEK_TYPE_F32) == SEEK_OK, "kv init");
     /* sequence 0: 70 positions with values 1000*layer + pos */
     seek_kv_reserve(&kv, 0, 70);
     for (int64_t l = 0; l < 2; l++)
-        for (int32_t p = 0; p < 70; p++) seek_kv_k(&kv, l, 0, p)[0] = (float)(1000 * l + p);
+        for (int32_t p = 0; p < 70; p++) ((float *)seek_kv_k(&kv, l, 0, p))[0] = (float)(1000 * l + p);
     const int32_t free0 = kv.n_free;
     seek_kv_share(&kv, 1, 0, 2); /* two whole blocks: positions 0..63 */
     CHECK(kv.seqs[1].n_pos == 64 && kv.n_free == free0, "share: %d positions, %d blocks taken", kv.seqs[1].n_pos, free0 - kv.n_free);
-    CHECK(seek_kv_k(&kv, 1, 1, 40)[0] == 1040.0f, "shared position reads the original");
+    CHECK(((float *)seek_kv_k(&kv, 1, 1, 40))[0] == 1040.0f, "shared position reads the original");
     /* sequence 1 truncates inside a shared block and writes there: it must get its own copy */
     seek_kv_truncate(&kv, 1, 40);
     seek_kv_reserve(&kv, 1, 5);
-    for (int32_t p = 40; p < 45; p++) seek_kv_k(&kv, 1, 1, p)[0] = -1.0f;
+    for (int32_t p = 40; p < 45; p++) ((float *)seek_kv_k(&kv, 1, 1, p))[0] = -1.0f;
     bool intact = true;
     for (int64_t l = 0; l < 2; l++)
-        for (int32_t p = 0; p < 70; p++) intact &= seek_kv_k(&kv, l, 0, p)[0] == (float)(1000 * l + p);
+        for (int32_t p = 0; p < 70; p++) intact &= ((float *)seek_kv_k(&kv, l, 0, p))[0] == (float)(1000 * l + p);
     CHECK(intact, "copy-on-write: sequence 0's cache changed");
-    CHECK(seek_kv_k(&kv, 1, 1, 39)[0] == 1039.0f && seek_kv_k(&kv, 1, 1, 41)[0] == -1.0f, "copy-on-write: sequence 1's own values");
+    CHECK(((float *)seek_kv_k(&kv, 1, 1, 39))[0] == 1039.0f && ((float *)seek_kv_k(&kv, 1, 1, 41))[0] == -1.0f, "copy-on-write: sequence 1's own values");
     /* releasing everything returns every block */
     seek_kv_truncate(&kv, 1, 0);
     seek_kv_truncate(&kv, 0, 0);

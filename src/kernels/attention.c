@@ -4,6 +4,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "kernels/quant.h"
 #include "kernels/vec.h"
 
 /* Query tiling: up to ATT_TILE consecutive batch entries of one sequence are processed together
@@ -30,9 +31,15 @@ void op_kv_store(const seek_exec *ex, seek_kv_cache *kv, int64_t layer, const fl
                  const int32_t *seq, const int32_t *pos, int64_t n_tok) {
     int64_t lo, hi;
     seek_split(n_tok, ex->ith, ex->nth, &lo, &hi);
+    const seek_type_kernels *h = seek_kernels(SEEK_TYPE_F16); /* fp32 -> fp16 rounds to nearest even, as F16C */
     for (int64_t t = lo; t < hi; t++) {
-        memcpy(seek_kv_k(kv, layer, seq[t], pos[t]), k + t * kv->k_row, (size_t)kv->k_row * sizeof(float));
-        if (kv->v) memcpy(seek_kv_v(kv, layer, seq[t], pos[t]), v + t * kv->v_row, (size_t)kv->v_row * sizeof(float));
+        void *kd = seek_kv_k(kv, layer, seq[t], pos[t]);
+        if (kv->k_type == SEEK_TYPE_F16) h->from_float(k + t * kv->k_row, kd, kv->k_row);
+        else memcpy(kd, k + t * kv->k_row, (size_t)kv->k_row * sizeof(float));
+        if (!kv->v) continue;
+        void *vd = seek_kv_v(kv, layer, seq[t], pos[t]);
+        if (kv->v_type == SEEK_TYPE_F16) h->from_float(v + t * kv->v_row, vd, kv->v_row);
+        else memcpy(vd, v + t * kv->v_row, (size_t)kv->v_row * sizeof(float));
     }
     seek_pool_barrier(ex);
 }
@@ -72,6 +79,7 @@ void op_attention(const seek_exec *ex, float *out, const float *q, const seek_kv
     const int64_t q_row = s->n_head * kd, o_row = s->n_head * vd;
     const int64_t v_stride = seek_kv_v_stride(kv), v_head = kv->v ? vd : 0;
     const seek_vec_kernels *vk = seek_vec();
+    const bool kh = kv->k_type == SEEK_TYPE_F16, vh = kv->v_type == SEEK_TYPE_F16; /* an F16 cache */
     const int64_t rows = ATT_TILE * hpi;
     float *acc = scratch + ex->ith * attention_scratch_floats(s); /* (rows, vd) */
     float *sc = acc + rows * vd;                                   /* (rows, SEEK_KV_BLOCK) scores */
@@ -98,21 +106,29 @@ void op_attention(const seek_exec *ex, float *out, const float *q, const seek_kv
             }
             memset(acc, 0, (size_t)((t1 - t0) * nh * vd) * sizeof(float));
             for (int32_t b0 = 0; b0 < max_keys; b0 += SEEK_KV_BLOCK) {
-                const float *kb = seek_kv_k(kv, layer, seq[t0], b0) + g * kd;
-                const float *vb = seek_kv_v(kv, layer, seq[t0], b0) + g * v_head;
+                const uint8_t *kb = (const uint8_t *)seek_kv_k(kv, layer, seq[t0], b0) + (size_t)(g * kd) * kv->k_esz;
+                const uint8_t *vb = (const uint8_t *)seek_kv_v(kv, layer, seq[t0], b0) + (size_t)(g * v_head) * kv->v_esz;
                 for (int64_t t = t0; t < t1; t++) {
                     const int32_t n_keys = pos[t] + 1, lo = attn_first_key(s, pos[t]);
                     if (b0 >= n_keys || b0 + SEEK_KV_BLOCK <= lo) continue;
                     const int32_t nb = n_keys - b0 < SEEK_KV_BLOCK ? n_keys - b0 : SEEK_KV_BLOCK;
                     /* the nh heads of token t in this item are consecutive rows of q */
                     const int64_t i0 = (t - t0) * nh;
-                    vk->scores_rows(sc + i0 * SEEK_KV_BLOCK, SEEK_KV_BLOCK, q + t * q_row + h0 * kd, kd, (int32_t)nh, kb,
-                                    kv->k_row, nb, kd);
+                    if (kh)
+                        vk->scores_rows_h(sc + i0 * SEEK_KV_BLOCK, SEEK_KV_BLOCK, q + t * q_row + h0 * kd, kd, (int32_t)nh,
+                                          (const seek_f16 *)kb, kv->k_row, nb, kd);
+                    else
+                        vk->scores_rows(sc + i0 * SEEK_KV_BLOCK, SEEK_KV_BLOCK, q + t * q_row + h0 * kd, kd, (int32_t)nh,
+                                        (const float *)kb, kv->k_row, nb, kd);
                     for (int64_t i = i0; i < i0 + nh; i++)
                         row_softmax(vk, acc + i * vd, &mx[i], &l[i], sc + i * SEEK_KV_BLOCK, nb, vd, s->scale,
                                     s->alibi ? s->alibi[h0 + i - i0] : 0.0f, pos[t] - b0, lo > b0 ? lo - b0 : 0);
-                    vk->weighted_sum_rows(acc + i0 * vd, vd, sc + i0 * SEEK_KV_BLOCK, SEEK_KV_BLOCK, (int32_t)nh, vb,
-                                          v_stride, nb, vd);
+                    if (vh)
+                        vk->weighted_sum_rows_h(acc + i0 * vd, vd, sc + i0 * SEEK_KV_BLOCK, SEEK_KV_BLOCK, (int32_t)nh,
+                                                (const seek_f16 *)vb, v_stride, nb, vd);
+                    else
+                        vk->weighted_sum_rows(acc + i0 * vd, vd, sc + i0 * SEEK_KV_BLOCK, SEEK_KV_BLOCK, (int32_t)nh,
+                                              (const float *)vb, v_stride, nb, vd);
                 }
             }
             for (int64_t t = t0; t < t1; t++)

@@ -56,9 +56,27 @@ static void swiglu_scalar(float *g, const float *u, int64_t n) {
     for (int64_t i = 0; i < n; i++) g[i] = g[i] / (1.0f + expf(-g[i])) * u[i];
 }
 
+/* fp16 rows: each value widened to fp32 (exactly), then the fp32 kernels' arithmetic */
+static void scores_rows_h_scalar(float *s, int64_t s_stride, const float *q, int64_t q_stride, int32_t nq, const seek_f16 *k,
+                                 int64_t stride, int32_t nb, int64_t n) {
+    for (int32_t i = 0; i < nq; i++)
+        for (int32_t j = 0; j < nb; j++) {
+            float acc = 0;
+            for (int64_t d = 0; d < n; d++) acc += q[i * q_stride + d] * seek_f16_to_f32(k[j * stride + d]);
+            s[i * s_stride + j] = acc;
+        }
+}
+
+static void weighted_sum_rows_h_scalar(float *acc, int64_t acc_stride, const float *p, int64_t p_stride, int32_t nr,
+                                       const seek_f16 *v, int64_t stride, int32_t nb, int64_t n) {
+    for (int32_t i = 0; i < nr; i++)
+        for (int32_t j = 0; j < nb; j++)
+            for (int64_t d = 0; d < n; d++) acc[i * acc_stride + d] += p[i * p_stride + j] * seek_f16_to_f32(v[j * stride + d]);
+}
+
 static const seek_vec_kernels scalar = {dot_scalar,          axpy_scalar,    scale_scalar, scores_scalar, scores_rows_scalar,
                                         weighted_sum_scalar, weighted_sum_rows_scalar, scale_max_scalar, exp_sum_scalar,
-                                        swiglu_scalar};
+                                        swiglu_scalar,       scores_rows_h_scalar, weighted_sum_rows_h_scalar};
 
 const seek_vec_kernels *seek_vec_for(seek_isa isa) {
     const seek_vec_kernels *k = isa >= SEEK_ISA_AVX2 ? seek_vec_avx2() : NULL;

@@ -6,6 +6,7 @@
 
 #include <stdint.h>
 
+#include "core/fp16.h"
 #include "kernels/quant.h"
 
 typedef struct {
@@ -30,6 +31,12 @@ typedef struct {
     float (*exp_sum)(float *s, int32_t n, float m);
     /* g[i] = silu(g[i]) * u[i] = g[i] / (1 + exp(-g[i])) * u[i] (SwiGLU) */
     void (*swiglu)(float *g, const float *u, int64_t n);
+    /* scores_rows and weighted_sum_rows over fp16 keys / values (an F16 KV cache; strides in
+     * values): each result bit for bit what the fp32 kernel gives on the values widened to fp32 */
+    void (*scores_rows_h)(float *s, int64_t s_stride, const float *q, int64_t q_stride, int32_t nq, const seek_f16 *k,
+                          int64_t stride, int32_t nb, int64_t n);
+    void (*weighted_sum_rows_h)(float *acc, int64_t acc_stride, const float *p, int64_t p_stride, int32_t nr, const seek_f16 *v,
+                                int64_t stride, int32_t nb, int64_t n);
 } seek_vec_kernels;
 
 const seek_vec_kernels *seek_vec_for(seek_isa isa);

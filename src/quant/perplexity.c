@@ -96,7 +96,7 @@ seek_status seek_perplexity(const seek_model *m, const char *text, size_t len, c
     if (p->n_chunks > 0 && p->n_chunks < n_chunk) n_chunk = p->n_chunks;
 
     seek_context_params cp = {.n_ctx = n_seq * n_ctx, .n_batch = n_seq * per_decode, .n_seq = n_seq,
-                              .n_threads = p->n_threads, .precise = p->precise};
+                              .n_threads = p->n_threads, .precise = p->precise, .k_type = p->k_type, .v_type = p->v_type};
     seek_context *ctx = NULL;
     seek_batch b = {0};
     if ((st = seek_context_init(&ctx, m, &cp)) || (st = seek_batch_init(&b, n_seq * per_decode))) goto done;

@@ -22,6 +22,7 @@ typedef struct {
     int32_t n_threads; /* (0: 2) */
     int32_t n_chunks;  /* windows to score at most (0: all) */
     bool precise;      /* fp32 activations in every matmul */
+    seek_dtype k_type, v_type; /* KV cache storage (context.h; 0: F32) */
     /* optional: called for every scored prediction, in (window, position) order, with its
      * logits (n_vocab) and the token that came next (KL divergence against another model);
      * returning false stops the run with the error it set (seek_errorf) */

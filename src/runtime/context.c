@@ -66,7 +66,7 @@ seek_status seek_context_init(seek_context **out, const seek_model *m, const see
     /* cache rows: k and v per kv head, or MLA's latent + rope key (values read from it) */
     const int64_t k_row = hp->mla ? hp->kv_lora + hp->n_rot : hp->n_head_kv * hp->head_dim;
     const int64_t v_row = hp->mla ? 0 : k_row;
-    if ((st = seek_kv_init(&c->kv, hp->n_layer, k_row, v_row, c->params.n_ctx, c->params.n_seq))) goto fail;
+    if ((st = seek_kv_init(&c->kv, hp->n_layer, k_row, v_row, c->params.n_ctx, c->params.n_seq, c->params.k_type, c->params.v_type))) goto fail;
     const int64_t attn_out = hp->mla ? hp->n_head * hp->kv_lora : q_dim;
     int64_t ff = hp->n_ff > hp->n_ff_exp ? hp->n_ff : hp->n_ff_exp;
     if (hp->n_ff_shexp > ff) ff = hp->n_ff_shexp;

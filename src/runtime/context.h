@@ -16,6 +16,7 @@ typedef struct {
     int32_t n_seq;     /* sequences (0: 1) */
     int32_t n_threads; /* (0: 2) */
     bool precise;      /* fp32 activations in every matmul (see seek_act); slower */
+    seek_dtype k_type, v_type; /* KV cache storage: SEEK_TYPE_F32 (0, the default) or SEEK_TYPE_F16 */
 } seek_context_params;
 
 typedef struct {

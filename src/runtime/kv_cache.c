@@ -6,23 +6,35 @@
 
 #include "core/status.h"
 
-seek_status seek_kv_init(seek_kv_cache *kv, int64_t n_layer, int64_t k_row, int64_t v_row, int64_t n_ctx, int32_t n_seq) {
+seek_status seek_kv_init(seek_kv_cache *kv, int64_t n_layer, int64_t k_row, int64_t v_row, int64_t n_ctx, int32_t n_seq,
+                         seek_dtype k_type, seek_dtype v_type) {
     memset(kv, 0, sizeof *kv);
     if (n_ctx < 1 || n_seq < 1) return seek_errorf(SEEK_ERR_INVALID, "kv cache: context %lld / sequences %d must be positive", (long long)n_ctx, n_seq);
+    for (int i = 0; i < 2; i++) {
+        const seek_dtype t = i ? v_type : k_type;
+        if (t != SEEK_TYPE_F32 && t != SEEK_TYPE_F16)
+            return seek_errorf(SEEK_ERR_INVALID, "kv cache: %s cache type %s is not supported (f32 or f16)", i ? "value" : "key",
+                               seek_dtype_name(t));
+    }
+    if (!v_row) v_type = k_type; /* values read from the key rows */
+    kv->k_type = k_type;
+    kv->v_type = v_type;
+    kv->k_esz = k_type == SEEK_TYPE_F16 ? 2 : 4;
+    kv->v_esz = v_type == SEEK_TYPE_F16 ? 2 : 4;
     kv->n_layer = n_layer;
     kv->k_row = k_row;
     kv->v_row = v_row;
     kv->n_seq = n_seq;
     kv->n_blocks = (int32_t)((n_ctx + SEEK_KV_BLOCK - 1) / SEEK_KV_BLOCK);
     size_t n = (size_t)n_layer * (size_t)kv->n_blocks * SEEK_KV_BLOCK;
-    kv->k = malloc(n * (size_t)k_row * sizeof(float));
-    kv->v = v_row ? malloc(n * (size_t)v_row * sizeof(float)) : NULL;
+    kv->k = malloc(n * (size_t)k_row * kv->k_esz);
+    kv->v = v_row ? malloc(n * (size_t)v_row * kv->v_esz) : NULL;
     kv->ref = calloc((size_t)kv->n_blocks, sizeof(int32_t));
     kv->free_list = malloc((size_t)kv->n_blocks * sizeof(int32_t));
     kv->seqs = calloc((size_t)n_seq, sizeof *kv->seqs);
     if (!kv->k || (v_row && !kv->v) || !kv->ref || !kv->free_list || !kv->seqs) {
         seek_kv_free(kv);
-        return seek_errorf(SEEK_ERR_NOMEM, "kv cache: cannot allocate %zu MiB", n * (size_t)(k_row + v_row) * sizeof(float) >> 20);
+        return seek_errorf(SEEK_ERR_NOMEM, "kv cache: cannot allocate %zu MiB", n * ((size_t)k_row * kv->k_esz + (size_t)v_row * kv->v_esz) >> 20);
     }
     for (int32_t i = 0; i < kv->n_blocks; i++) kv->free_list[i] = kv->n_blocks - 1 - i;
     kv->n_free = kv->n_blocks;
@@ -41,7 +53,7 @@ void seek_kv_free(seek_kv_cache *kv) {
 }
 
 size_t seek_kv_bytes(const seek_kv_cache *kv) {
-    return (size_t)kv->n_layer * (size_t)kv->n_blocks * SEEK_KV_BLOCK * (size_t)(kv->k_row + kv->v_row) * sizeof(float);
+    return (size_t)kv->n_layer * (size_t)kv->n_blocks * SEEK_KV_BLOCK * ((size_t)kv->k_row * kv->k_esz + (size_t)kv->v_row * kv->v_esz);
 }
 
 seek_status seek_kv_reserve(seek_kv_cache *kv, int32_t seq, int32_t n) {
@@ -108,11 +120,9 @@ void seek_kv_truncate(seek_kv_cache *kv, int32_t seq, int32_t n_keep) {
     const int32_t old = s->blocks[last], blk = kv->free_list[--kv->n_free];
     for (int64_t l = 0; l < kv->n_layer; l++) {
         const size_t at = (size_t)(l * kv->n_blocks) * SEEK_KV_BLOCK, per = SEEK_KV_BLOCK;
-        memcpy(kv->k + (at + (size_t)blk * per) * (size_t)kv->k_row, kv->k + (at + (size_t)old * per) * (size_t)kv->k_row,
-               per * (size_t)kv->k_row * sizeof(float));
-        if (kv->v)
-            memcpy(kv->v + (at + (size_t)blk * per) * (size_t)kv->v_row, kv->v + (at + (size_t)old * per) * (size_t)kv->v_row,
-                   per * (size_t)kv->v_row * sizeof(float));
+        const size_t kr = (size_t)kv->k_row * kv->k_esz, vr = (size_t)kv->v_row * kv->v_esz;
+        memcpy(kv->k + (at + (size_t)blk * per) * kr, kv->k + (at + (size_t)old * per) * kr, per * kr);
+        if (kv->v) memcpy(kv->v + (at + (size_t)blk * per) * vr, kv->v + (at + (size_t)old * per) * vr, per * vr);
     }
     kv->ref[old]--;
     kv->ref[blk] = 1;

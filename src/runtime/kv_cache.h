@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "seek.h"
+#include "tensor/dtype.h"
 
 #define SEEK_KV_BLOCK 32
 
@@ -22,17 +23,21 @@ typedef struct {
 } seek_kv_seq;
 
 typedef struct {
-    int64_t n_layer, k_row, v_row; /* floats per position; v_row 0: values are read from k rows */
+    int64_t n_layer, k_row, v_row; /* values per position; v_row 0: values are read from k rows */
     int32_t n_blocks, n_seq;
-    float *k, *v;
+    seek_dtype k_type, v_type;     /* F32 or F16 (what llama.cpp stores by default: half the memory) */
+    size_t k_esz, v_esz;           /* bytes per value */
+    uint8_t *k, *v;
     int32_t *ref;        /* (n_blocks) reference counts */
     int32_t *free_list;  /* (n_blocks) stack of free block ids */
     int32_t n_free;
     seek_kv_seq *seqs;   /* (n_seq) */
 } seek_kv_cache;
 
-/* Room for n_ctx positions in total (rounded up to whole blocks) shared by n_seq sequences. */
-seek_status seek_kv_init(seek_kv_cache *kv, int64_t n_layer, int64_t k_row, int64_t v_row, int64_t n_ctx, int32_t n_seq);
+/* Room for n_ctx positions in total (rounded up to whole blocks) shared by n_seq sequences,
+ * keys stored as k_type and values as v_type (SEEK_TYPE_F32 or SEEK_TYPE_F16). */
+seek_status seek_kv_init(seek_kv_cache *kv, int64_t n_layer, int64_t k_row, int64_t v_row, int64_t n_ctx, int32_t n_seq,
+                         seek_dtype k_type, seek_dtype v_type);
 void seek_kv_free(seek_kv_cache *kv);
 size_t seek_kv_bytes(const seek_kv_cache *kv);
 
@@ -48,17 +53,17 @@ void seek_kv_share(seek_kv_cache *kv, int32_t dst, int32_t src, int32_t n_blocks
  * kept (read the sequence's n_pos afterwards). */
 void seek_kv_truncate(seek_kv_cache *kv, int32_t seq, int32_t n_keep);
 
-/* The key / value row of (layer, seq, pos); pos must be reserved. */
-static inline float *seek_kv_k(const seek_kv_cache *kv, int64_t layer, int32_t seq, int32_t pos) {
+/* The key / value row of (layer, seq, pos) (k_type / v_type values); pos must be reserved. */
+static inline void *seek_kv_k(const seek_kv_cache *kv, int64_t layer, int32_t seq, int32_t pos) {
     int64_t blk = kv->seqs[seq].blocks[pos / SEEK_KV_BLOCK];
-    return kv->k + ((layer * kv->n_blocks + blk) * SEEK_KV_BLOCK + pos % SEEK_KV_BLOCK) * kv->k_row;
+    return kv->k + (size_t)((layer * kv->n_blocks + blk) * SEEK_KV_BLOCK + pos % SEEK_KV_BLOCK) * (size_t)kv->k_row * kv->k_esz;
 }
-static inline float *seek_kv_v(const seek_kv_cache *kv, int64_t layer, int32_t seq, int32_t pos) {
+static inline void *seek_kv_v(const seek_kv_cache *kv, int64_t layer, int32_t seq, int32_t pos) {
     if (!kv->v) return seek_kv_k(kv, layer, seq, pos);
     int64_t blk = kv->seqs[seq].blocks[pos / SEEK_KV_BLOCK];
-    return kv->v + ((layer * kv->n_blocks + blk) * SEEK_KV_BLOCK + pos % SEEK_KV_BLOCK) * kv->v_row;
+    return kv->v + (size_t)((layer * kv->n_blocks + blk) * SEEK_KV_BLOCK + pos % SEEK_KV_BLOCK) * (size_t)kv->v_row * kv->v_esz;
 }
-/* Floats between the value rows of consecutive positions. */
+/* Values between the value rows of consecutive positions. */
 static inline int64_t seek_kv_v_stride(const seek_kv_cache *kv) { return kv->v ? kv->v_row : kv->k_row; }
 
 #endif

@@ -472,7 +472,8 @@ seek_status seek_sched_start(seek_sched **out, const seek_model *m, const seek_s
     s->m = m;
     s->p = *p;
     if (s->p.n_batch <= 0) s->p.n_batch = 512;
-    seek_context_params cp = {.n_ctx = p->n_ctx, .n_batch = s->p.n_batch, .n_seq = p->n_slots, .n_threads = p->n_threads};
+    seek_context_params cp = {.n_ctx = p->n_ctx, .n_batch = s->p.n_batch, .n_seq = p->n_slots, .n_threads = p->n_threads,
+                              .k_type = p->k_type, .v_type = p->v_type};
     seek_status st = seek_context_init(&s->ctx, m, &cp);
     if (st) {
         free(s);

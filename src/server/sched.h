@@ -65,6 +65,7 @@ typedef struct {
     int32_t n_batch;    /* tokens per forward step (prefill chunks + decodes) */
     int32_t n_threads;
     int32_t max_queue;  /* waiting requests before submit refuses */
+    seek_dtype k_type, v_type; /* KV cache storage (context.h) */
 } seek_sched_params;
 
 seek_status seek_sched_start(seek_sched **out, const seek_model *m, const seek_sched_params *p);

@@ -195,7 +195,7 @@ int cmd_perplexity(int argc, char **argv) {
         return 1;
     }
     seek_ppl_params pp = {.n_ctx = o.n_ctx > 0 ? o.n_ctx : 512, .n_batch = o.n_batch > 0 ? o.n_batch : 512,
-                          .n_threads = o.n_threads, .precise = o.precise};
+                          .n_threads = o.n_threads, .precise = o.precise, .k_type = o.cache_k, .v_type = o.cache_v};
     ppl_progress pr = {.t0 = now_seconds(), .n_ctx = pp.n_ctx, .n_batch = pp.n_batch};
     kld_file kf = {0};
     if (kld_path) {

@@ -18,9 +18,10 @@ static void on_signal(int sig) {
 
 static void usage(FILE *f) {
     fprintf(f, "usage: seek serve [-m MODEL] [--host 127.0.0.1] [--port 8080] [-np 16] [-c 8192] [-t 2] [-b 512]\n"
-               "                  [--api-key KEY] [--max-queue 64] [--alias NAME]\n"
+               "                  [--api-key KEY] [--max-queue 64] [--alias NAME] [-ctk f16|f32] [-ctv f16|f32]\n"
                "  serves POST /v1/chat/completions, /v1/completions, /tokenize, /detokenize and\n"
-               "  GET /v1/models, /health, /metrics and / (a chat page); -np slots share -c KV positions\n");
+               "  GET /v1/models, /health, /metrics and / (a chat page); -np slots share -c KV positions,\n"
+               "  stored as -ctk / -ctv (keys / values: f16, the default, or f32)\n");
 }
 
 static bool int_arg(const char *flag, const char *v, long lo, long hi, int *out) {
@@ -37,7 +38,8 @@ static bool int_arg(const char *flag, const char *v, long lo, long hi, int *out)
 int cmd_serve(int argc, char **argv) {
     const char *model = NULL, *alias = NULL;
     seek_server_params p = {.host = "127.0.0.1", .port = 8080, .max_body = 8u << 20,
-                            .sched = {.n_slots = 16, .n_ctx = 8192, .n_batch = 512, .n_threads = 2, .max_queue = 64}};
+                            .sched = {.n_slots = 16, .n_ctx = 8192, .n_batch = 512, .n_threads = 2, .max_queue = 64,
+                                      .k_type = SEEK_TYPE_F16, .v_type = SEEK_TYPE_F16}};
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         bool ok = true;
@@ -57,6 +59,8 @@ int cmd_serve(int argc, char **argv) {
         else if (!strcmp(a, "-t") || !strcmp(a, "--threads")) ok = int_arg(a, v, 1, 256, &p.sched.n_threads);
         else if (!strcmp(a, "-b") || !strcmp(a, "--batch-size")) ok = int_arg(a, v, 16, 8192, &p.sched.n_batch);
         else if (!strcmp(a, "--max-queue")) ok = int_arg(a, v, 1, 1 << 16, &p.sched.max_queue);
+        else if (!strcmp(a, "-ctk") || !strcmp(a, "--cache-type-k")) ok = parse_cache_type(a, v, &p.sched.k_type);
+        else if (!strcmp(a, "-ctv") || !strcmp(a, "--cache-type-v")) ok = parse_cache_type(a, v, &p.sched.v_type);
         else if (!strcmp(a, "--api-key")) p.api_key = v;
         else if (!strcmp(a, "--alias")) alias = v;
         else {

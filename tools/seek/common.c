@@ -58,15 +58,28 @@ static void print_help(const char *cmd) {
            "                          otherwise reasoning is dimmed on a terminal, raw in a pipe\n"
            "      --verbose           token counts, timings, per-op times, memory\n"
            "      --precise           fp32 activations in every matmul (reference arithmetic; slower)\n"
+           "  -ctk, --cache-type-k T  KV cache keys: f16 (default, half the memory) or f32\n"
+           "  -ctv, --cache-type-v T  KV cache values: f16 (default) or f32\n"
            "  bench: -p N (prompt tokens, 512), -n N (generated tokens, 128), -r N (repetitions, 5), --json,\n"
            "         -np N (also tg with N sequences decoding at once: one batch of N per step, N logit rows)\n",
            cmd, SEEK_DEFAULT_MODEL_NAME);
+}
+
+bool parse_cache_type(const char *flag, const char *v, seek_dtype *out) {
+    if (!strcmp(v, "f16")) *out = SEEK_TYPE_F16;
+    else if (!strcmp(v, "f32")) *out = SEEK_TYPE_F32;
+    else {
+        fprintf(stderr, "seek: %s: cache type '%s' is not supported (f16 or f32)\n", flag, v);
+        return false;
+    }
+    return true;
 }
 
 bool opts_parse(seek_opts *o, int argc, char **argv, const char *cmd) {
     memset(o, 0, sizeof *o);
     o->n_predict = 128;
     o->n_threads = 2;
+    o->cache_k = o->cache_v = SEEK_TYPE_F16;
     o->sp = seek_sampler_defaults();
     o->n_prompt_bench = 512;
     o->n_gen_bench = 128;
@@ -124,6 +137,8 @@ bool opts_parse(seek_opts *o, int argc, char **argv, const char *cmd) {
         } else if (IS("--chat", "--chat")) o->chat = true;
         else if (IS("--verbose", "-v")) o->verbose = true;
         else if (IS("--precise", "--precise")) o->precise = true;
+        else if (IS("-ctk", "--cache-type-k")) { NEED(); if (!parse_cache_type(a, v, &o->cache_k)) return false; }
+        else if (IS("-ctv", "--cache-type-v")) { NEED(); if (!parse_cache_type(a, v, &o->cache_v)) return false; }
         else if (IS("--hide-reasoning", "--hide-reasoning")) o->hide_reasoning = true;
         else if (IS("--json", "--json")) o->json = true;
         else if (a[0] == '-' && a[1]) {
@@ -169,7 +184,7 @@ seek_context *opts_new_context(const seek_opts *o, const seek_model *m) { return
 
 seek_context *opts_new_context_seqs(const seek_opts *o, const seek_model *m, int32_t n_seq) {
     seek_context_params p = {.n_ctx = o->n_ctx, .n_batch = o->n_batch, .n_seq = n_seq, .n_threads = o->n_threads,
-                             .precise = o->precise};
+                             .precise = o->precise, .k_type = o->cache_k, .v_type = o->cache_v};
     seek_context *ctx = NULL;
     if (seek_context_init(&ctx, m, &p)) {
         fprintf(stderr, "seek: %s\n", seek_last_error());

@@ -25,6 +25,7 @@ typedef struct {
     bool chat;               /* --chat */
     bool verbose;            /* --verbose */
     bool precise;            /* --precise: fp32 activations in every matmul */
+    seek_dtype cache_k, cache_v; /* -ctk / -ctv: KV cache storage (default f16, as llama.cpp) */
     bool hide_reasoning;     /* --hide-reasoning: print only the answer after </think> */
     seek_sampler_params sp;
     bool seed_set;
@@ -40,6 +41,8 @@ bool opts_parse(seek_opts *o, int argc, char **argv, const char *cmd);
 /* Loads -m (or the default model), printing a clear error on failure. */
 seek_model *opts_load_model(const seek_opts *o);
 seek_context *opts_new_context(const seek_opts *o, const seek_model *m);
+/* -ctk / -ctv values: f16 or f32; false (with a message) otherwise */
+bool parse_cache_type(const char *flag, const char *v, seek_dtype *out);
 seek_context *opts_new_context_seqs(const seek_opts *o, const seek_model *m, int32_t n_seq);
 
 double now_seconds(void);

@@ -12,25 +12,40 @@ static float hsum(__m256 v) {
     return _mm_cvtss_f32(s);
 }
 
-static float dot_avx2(const float *x, const float *y, int64_t n) {
+#define ALWAYS_INLINE static inline __attribute__((always_inline))
+
+/* 8 values / one value at index i of fp32 (h false) or fp16 (h true) data, as fp32: the
+ * attention kernels read an F16 KV cache through these, with the fp32 path's arithmetic. */
+ALWAYS_INLINE __m256 ld8(const void *p, int64_t i, const bool h) {
+    return h ? _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)((const seek_f16 *)p + i))) : _mm256_loadu_ps((const float *)p + i);
+}
+ALWAYS_INLINE float ld1(const void *p, int64_t i, const bool h) {
+    return h ? seek_f16_to_f32(((const seek_f16 *)p)[i]) : ((const float *)p)[i];
+}
+
+ALWAYS_INLINE float dot_gen(const float *x, const void *y, int64_t n, const bool h) {
     __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
     int64_t i = 0;
     for (; i + 16 <= n; i += 16) {
-        a0 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i), a0);
-        a1 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i + 8), _mm256_loadu_ps(y + i + 8), a1);
+        a0 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i), ld8(y, i, h), a0);
+        a1 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i + 8), ld8(y, i + 8, h), a1);
     }
-    for (; i + 8 <= n; i += 8) a0 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i), a0);
+    for (; i + 8 <= n; i += 8) a0 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i), ld8(y, i, h), a0);
     float s = hsum(_mm256_add_ps(a0, a1));
-    for (; i < n; i++) s += x[i] * y[i];
+    for (; i < n; i++) s += x[i] * ld1(y, i, h);
     return s;
 }
 
-static void axpy_avx2(float *y, float a, const float *x, int64_t n) {
+static float dot_avx2(const float *x, const float *y, int64_t n) { return dot_gen(x, y, n, false); }
+
+ALWAYS_INLINE void axpy_gen(float *y, float a, const void *x, int64_t n, const bool h) {
     __m256 va = _mm256_set1_ps(a);
     int64_t i = 0;
-    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, _mm256_fmadd_ps(va, _mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
-    for (; i < n; i++) y[i] += a * x[i];
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, _mm256_fmadd_ps(va, ld8(x, i, h), _mm256_loadu_ps(y + i)));
+    for (; i < n; i++) y[i] += a * ld1(x, i, h);
 }
+
+static void axpy_avx2(float *y, float a, const float *x, int64_t n) { axpy_gen(y, a, x, n, false); }
 
 static void scale_avx2(float *y, float a, int64_t n) {
     __m256 va = _mm256_set1_ps(a);
@@ -38,8 +53,6 @@ static void scale_avx2(float *y, float a, int64_t n) {
     for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, _mm256_mul_ps(va, _mm256_loadu_ps(y + i)));
     for (; i < n; i++) y[i] *= a;
 }
-
-#define ALWAYS_INLINE static inline __attribute__((always_inline))
 
 /* Runs TILE(R) on rows i .. i+R-1 for i = 0, 3, 6, ... < n with R = 3, or what is left. */
 #define BY_THREES(n, TILE)                                                                        \
@@ -52,8 +65,8 @@ static void scale_avx2(float *y, float a, int64_t n) {
 /* R (<= 3) query rows x four keys per pass: 4R dot products share each load of q and k, and
  * every dot product is summed as scores_avx2 sums it (8 lanes over the dims, then a fixed tree),
  * so a row's scores do not depend on the rows beside it. */
-ALWAYS_INLINE void scores_tile(const int R, float *s, int64_t s_stride, const float *q, int64_t q_stride, const float *k,
-                               int64_t stride, int32_t nb, int64_t n) {
+ALWAYS_INLINE void scores_tile(const int R, float *s, int64_t s_stride, const float *q, int64_t q_stride, const void *k,
+                               int64_t stride, int32_t nb, int64_t n, const bool h) {
     int32_t j = 0;
     for (; j + 4 <= nb; j += 4) {
         __m256 a[3][4];
@@ -61,42 +74,57 @@ ALWAYS_INLINE void scores_tile(const int R, float *s, int64_t s_stride, const fl
             _Pragma("GCC unroll 4") for (int c = 0; c < 4; c++) a[r][c] = _mm256_setzero_ps();
         for (int64_t d = 0; d < n; d += 8) {
             __m256 kv[4];
-            _Pragma("GCC unroll 4") for (int c = 0; c < 4; c++) kv[c] = _mm256_loadu_ps(k + (j + c) * stride + d);
+            _Pragma("GCC unroll 4") for (int c = 0; c < 4; c++) kv[c] = ld8(k, (j + c) * stride + d, h);
             _Pragma("GCC unroll 3") for (int r = 0; r < R; r++) {
                 const __m256 x = _mm256_loadu_ps(q + r * q_stride + d);
                 _Pragma("GCC unroll 4") for (int c = 0; c < 4; c++) a[r][c] = _mm256_fmadd_ps(x, kv[c], a[r][c]);
             }
         }
         _Pragma("GCC unroll 3") for (int r = 0; r < R; r++) {
-            const __m256 h = _mm256_hadd_ps(_mm256_hadd_ps(a[r][0], a[r][1]), _mm256_hadd_ps(a[r][2], a[r][3]));
-            _mm_storeu_ps(s + r * s_stride + j, _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1)));
+            const __m256 hs = _mm256_hadd_ps(_mm256_hadd_ps(a[r][0], a[r][1]), _mm256_hadd_ps(a[r][2], a[r][3]));
+            _mm_storeu_ps(s + r * s_stride + j, _mm_add_ps(_mm256_castps256_ps128(hs), _mm256_extractf128_ps(hs, 1)));
         }
     }
     for (; j < nb; j++)
-        for (int r = 0; r < R; r++) s[r * s_stride + j] = dot_avx2(q + r * q_stride, k + j * stride, n);
+        for (int r = 0; r < R; r++)
+            s[r * s_stride + j] = dot_gen(q + r * q_stride, h ? (const void *)((const seek_f16 *)k + j * stride)
+                                                              : (const void *)((const float *)k + j * stride), n, h);
 }
 
 static void scores_avx2(float *s, const float *q, const float *k, int64_t stride, int32_t nb, int64_t n) {
-    if (n % 8 == 0) scores_tile(1, s, 0, q, 0, k, stride, nb, n);
+    if (n % 8 == 0) scores_tile(1, s, 0, q, 0, k, stride, nb, n, false);
     else
         for (int32_t j = 0; j < nb; j++) s[j] = dot_avx2(q, k + j * stride, n);
 }
 
-static void scores_rows_avx2(float *s, int64_t s_stride, const float *q, int64_t q_stride, int32_t nq, const float *k,
-                             int64_t stride, int32_t nb, int64_t n) {
-    if (n % 8 != 0) {
-        for (int32_t i = 0; i < nq; i++) scores_avx2(s + i * s_stride, q + i * q_stride, k, stride, nb, n);
+ALWAYS_INLINE void scores_rows_gen(float *s, int64_t s_stride, const float *q, int64_t q_stride, int32_t nq, const void *k,
+                                   int64_t stride, int32_t nb, int64_t n, const bool h) {
+    if (n % 8 != 0) { /* one dot product at a time */
+        for (int32_t i = 0; i < nq; i++)
+            for (int32_t j = 0; j < nb; j++)
+                s[i * s_stride + j] = dot_gen(q + i * q_stride, h ? (const void *)((const seek_f16 *)k + j * stride)
+                                                                  : (const void *)((const float *)k + j * stride), n, h);
         return;
     }
-#define SCORES(R_) scores_tile(R_, s + i * s_stride, s_stride, q + i * q_stride, q_stride, k, stride, nb, n)
+#define SCORES(R_) scores_tile(R_, s + i * s_stride, s_stride, q + i * q_stride, q_stride, k, stride, nb, n, h)
     BY_THREES(nq, SCORES)
 #undef SCORES
 }
 
+static void scores_rows_avx2(float *s, int64_t s_stride, const float *q, int64_t q_stride, int32_t nq, const float *k,
+                             int64_t stride, int32_t nb, int64_t n) {
+    scores_rows_gen(s, s_stride, q, q_stride, nq, k, stride, nb, n, false);
+}
+
+static void scores_rows_h_avx2(float *s, int64_t s_stride, const float *q, int64_t q_stride, int32_t nq, const seek_f16 *k,
+                               int64_t stride, int32_t nb, int64_t n) {
+    scores_rows_gen(s, s_stride, q, q_stride, nq, k, stride, nb, n, true);
+}
+
 /* R (<= 3) accumulator rows x 32 dims in twelve registers while every value row of the block is
  * added: each v load serves R rows; per element the same sequence of FMAs as weighted_sum. */
-ALWAYS_INLINE void wsum_tile(const int R, float *acc, int64_t acc_stride, const float *p, int64_t p_stride, const float *v,
-                             int64_t stride, int32_t nb, int64_t n) {
+ALWAYS_INLINE void wsum_tile(const int R, float *acc, int64_t acc_stride, const float *p, int64_t p_stride, const void *v,
+                             int64_t stride, int32_t nb, int64_t n, const bool h) {
     int64_t i = 0;
     for (; i + 32 <= n; i += 32) {
         __m256 a[3][4];
@@ -104,7 +132,7 @@ ALWAYS_INLINE void wsum_tile(const int R, float *acc, int64_t acc_stride, const 
             _Pragma("GCC unroll 4") for (int c = 0; c < 4; c++) a[r][c] = _mm256_loadu_ps(acc + r * acc_stride + i + 8 * c);
         for (int32_t j = 0; j < nb; j++) {
             __m256 vv[4];
-            _Pragma("GCC unroll 4") for (int c = 0; c < 4; c++) vv[c] = _mm256_loadu_ps(v + j * stride + i + 8 * c);
+            _Pragma("GCC unroll 4") for (int c = 0; c < 4; c++) vv[c] = ld8(v, j * stride + i + 8 * c, h);
             _Pragma("GCC unroll 3") for (int r = 0; r < R; r++) {
                 const __m256 pj = _mm256_set1_ps(p[r * p_stride + j]);
                 _Pragma("GCC unroll 4") for (int c = 0; c < 4; c++) a[r][c] = _mm256_fmadd_ps(pj, vv[c], a[r][c]);
@@ -115,18 +143,28 @@ ALWAYS_INLINE void wsum_tile(const int R, float *acc, int64_t acc_stride, const 
     }
     if (i < n)
         for (int r = 0; r < R; r++)
-            for (int32_t j = 0; j < nb; j++) axpy_avx2(acc + r * acc_stride + i, p[r * p_stride + j], v + j * stride + i, n - i);
+            for (int32_t j = 0; j < nb; j++)
+                axpy_gen(acc + r * acc_stride + i, p[r * p_stride + j],
+                         h ? (const void *)((const seek_f16 *)v + j * stride + i) : (const void *)((const float *)v + j * stride + i),
+                         n - i, h);
 }
 
 static void weighted_sum_rows_avx2(float *acc, int64_t acc_stride, const float *p, int64_t p_stride, int32_t nr, const float *v,
                                    int64_t stride, int32_t nb, int64_t n) {
-#define WSUM(R_) wsum_tile(R_, acc + i * acc_stride, acc_stride, p + i * p_stride, p_stride, v, stride, nb, n)
+#define WSUM(R_) wsum_tile(R_, acc + i * acc_stride, acc_stride, p + i * p_stride, p_stride, v, stride, nb, n, false)
+    BY_THREES(nr, WSUM)
+#undef WSUM
+}
+
+static void weighted_sum_rows_h_avx2(float *acc, int64_t acc_stride, const float *p, int64_t p_stride, int32_t nr,
+                                     const seek_f16 *v, int64_t stride, int32_t nb, int64_t n) {
+#define WSUM(R_) wsum_tile(R_, acc + i * acc_stride, acc_stride, p + i * p_stride, p_stride, v, stride, nb, n, true)
     BY_THREES(nr, WSUM)
 #undef WSUM
 }
 
 static void weighted_sum_avx2(float *acc, const float *p, const float *v, int64_t stride, int32_t nb, int64_t n) {
-    wsum_tile(1, acc, 0, p, 0, v, stride, nb, n);
+    wsum_tile(1, acc, 0, p, 0, v, stride, nb, n, false);
 }
 
 /* exp(x) for 8 floats: x = n ln2 + r with |r| <= ln2/2 (ln2 split in two for an exact
@@ -208,7 +246,8 @@ static void swiglu_avx2(float *g, const float *u, int64_t n) {
 }
 
 static const seek_vec_kernels avx2 = {dot_avx2,          axpy_avx2,       scale_avx2,     scores_avx2, scores_rows_avx2,
-                                      weighted_sum_avx2, weighted_sum_rows_avx2, scale_max_avx2, exp_sum_avx2, swiglu_avx2};
+                                      weighted_sum_avx2, weighted_sum_rows_avx2, scale_max_avx2, exp_sum_avx2, swiglu_avx2,
+                                      scores_rows_h_avx2, weighted_sum_rows_h_avx2};
 const seek_vec_kernels *seek_vec_avx2(void) { return &avx2; }
 #else
 const seek_vec_kernels *seek_vec_avx2(void) { return 0; }
