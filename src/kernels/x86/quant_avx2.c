@@ -632,22 +632,37 @@ BLOCK32_GEMM(q8_0, block_q8_0, false, true, 1, NULL, 0)
 BLOCK32_GEMM(q4_1, block_q4_1, true, false, 4, NULL, 0)
 BLOCK32_GEMM(q5_1, block_q5_1, true, false, 2, NULL, 0)
 
-/* ---- Q4_0 / Q4_1 repacked at load ----
+/* ---- Q4_0 / Q4_1 / Q8_0 repacked at load ----
  * Panels of 8 rows, block by block, each panel block the size of the 8 blocks it holds (144
- * bytes for Q4_0, 160 for Q4_1):
- *   4 x 32 bytes of nibbles: vector v, bytes 4r .. 4r+3 = row r's qs[4v .. 4v+3], so its low
- *     nibbles are values 4v .. 4v+3 of the 8 rows and its high nibbles values 16+4v .. 16+4v+3;
- *   8 x fp16 d_w, then (Q4_1) 8 x fp16 m_w.
- * One broadcast 4-byte word of activations meets 8 rows' levels in one maddubs: the levels
+ * bytes for Q4_0, 160 for Q4_1, 272 for Q8_0):
+ *   Q4_0 / Q4_1: 4 x 32 bytes of nibbles: vector v, bytes 4r .. 4r+3 = row r's qs[4v .. 4v+3],
+ *     so its low nibbles are values 4v .. 4v+3 of the 8 rows and its high nibbles values
+ *     16+4v .. 16+4v+3;
+ *   Q8_0: 8 x 32 bytes: vector g, bytes 4r .. 4r+3 = row r's values 4g .. 4g+3;
+ *   then 8 x fp16 d_w and (Q4_1) 8 x fp16 m_w.
+ * One broadcast 4-byte word of activations meets 8 rows' values in one maddubs. Q4: the levels
  * unsigned (0..15), the activations signed, so |a block's sum| <= 8 groups * 2 * 15 * 127 fits
- * int16 and one madd finishes it, exact. Q4_0's value is level - 8, so 8 * sum(a) is taken off
- * per block (as the direct path does). The float steps are the direct path's, in the same order:
- * every output is bit for bit what vec_dot gives, packed or not. No copy per call, one stream
- * of weights for the prefetcher, and a third of the direct path's integer work per block. */
+ * int16 and one madd finishes it, exact; Q4_0's value is level - 8, so 8 * sum(a) is taken off
+ * per block (as the direct path does). Q8_0: |w| against a with w's sign (|pair| <= 32258),
+ * to int32 after every group. The float steps are the direct path's, in the same order: every
+ * output is bit for bit what vec_dot gives, packed or not. No copy per call, one stream of
+ * weights for the prefetcher, and a third of the direct path's integer work per block. */
 #define PK_ROWS 8
-#define PK_TOKS 6      /* activation rows per microkernel (acc + int16 sums fill the registers) */
+#define PK_TOKS 6      /* activation rows per microkernel (accumulators + sums fill the registers) */
 #define PK_MAX_NB 1024 /* blocks per row at most (n <= 32768), so a tile's prep fits the stack */
 #define PK_ROW_BLOCK 16 /* panels that stay in L2 while every token tile passes by */
+
+typedef enum { PK_Q4_0, PK_Q4_1, PK_Q8_0 } pk_kind;
+
+ALWAYS_INLINE size_t pk_block(const pk_kind k) { /* bytes of one row's block */
+    return k == PK_Q4_0 ? sizeof(block_q4_0) : k == PK_Q4_1 ? sizeof(block_q4_1) : sizeof(block_q8_0);
+}
+ALWAYS_INLINE size_t pk_qs(const pk_kind k) {
+    return k == PK_Q4_0 ? offsetof(block_q4_0, qs) : k == PK_Q4_1 ? offsetof(block_q4_1, qs) : offsetof(block_q8_0, qs);
+}
+/* the activations: Q8_1 blocks for Q4_1, Q8_0 blocks otherwise */
+ALWAYS_INLINE size_t pk_act_block(const pk_kind k) { return k == PK_Q4_1 ? sizeof(block_q8_1) : sizeof(block_q8_0); }
+ALWAYS_INLINE size_t pk_act_qs(const pk_kind k) { return k == PK_Q4_1 ? offsetof(block_q8_1, qs) : offsetof(block_q8_0, qs); }
 
 typedef struct { /* block-major, so a block's values for the T rows share a cache line */
     float d[PK_MAX_NB][PK_TOKS];   /* d_a */
@@ -655,17 +670,16 @@ typedef struct { /* block-major, so a block's values for the T rows share a cach
     int32_t o[PK_MAX_NB][PK_TOKS]; /* Q4_0: 8 * sum(a) */
 } pk_acts;
 
-ALWAYS_INLINE void pk_prep(int T, int64_t nb, pk_acts *p, const uint8_t *a, size_t as, const bool has_min) {
-    const size_t ab = has_min ? sizeof(block_q8_1) : sizeof(block_q8_0);
-    const size_t qa = has_min ? offsetof(block_q8_1, qs) : offsetof(block_q8_0, qs);
+ALWAYS_INLINE void pk_prep(int T, int64_t nb, pk_acts *p, const uint8_t *a, size_t as, const pk_kind k) {
+    const size_t ab = pk_act_block(k), qa = pk_act_qs(k);
     const __m256i ones8 = _mm256_set1_epi8(1), ones16 = _mm256_set1_epi16(1);
     for (int t = 0; t < T; t++)
         for (int64_t b = 0; b < nb; b++) {
             const uint8_t *ya = a + t * as + b * ab;
             p->d[b][t] = f16_at(ya);
-            if (has_min) {
+            if (k == PK_Q4_1) {
                 p->s[b][t] = f16_at(ya + 2);
-            } else {
+            } else if (k == PK_Q4_0) {
                 const __m256i q = _mm256_loadu_si256((const __m256i *)(ya + qa));
                 p->o[b][t] = 8 * hsum_epi32(_mm256_madd_epi16(_mm256_maddubs_epi16(ones8, q), ones16));
             }
@@ -674,56 +688,69 @@ ALWAYS_INLINE void pk_prep(int T, int64_t nb, pk_acts *p, const uint8_t *a, size
 
 /* One panel x T activation rows (prepared in p). */
 ALWAYS_INLINE void pk_panel(const int T, int64_t nb, float *out, int64_t os, const uint8_t *panel, const uint8_t *y, size_t as,
-                            const pk_acts *p, const bool has_min) {
-    const size_t pbytes = has_min ? PK_ROWS * sizeof(block_q4_1) : PK_ROWS * sizeof(block_q4_0);
-    const size_t ab = has_min ? sizeof(block_q8_1) : sizeof(block_q8_0);
-    const size_t qa = has_min ? offsetof(block_q8_1, qs) : offsetof(block_q8_0, qs);
+                            const pk_acts *p, const pk_kind k) {
+    const size_t pbytes = PK_ROWS * pk_block(k), ab = pk_act_block(k), qa = pk_act_qs(k);
+    const size_t d_at = k == PK_Q8_0 ? 256 : 128; /* the panel block's d_w (m_w follows for Q4_1) */
     const __m256i m4 = _mm256_set1_epi8(0x0f), ones = _mm256_set1_epi16(1);
     __m256 acc[PK_TOKS], sm[PK_TOKS];
     _Pragma("GCC unroll 8") for (int t = 0; t < T; t++) acc[t] = sm[t] = _mm256_setzero_ps();
     for (int64_t b = 0; b < nb; b++) {
         const uint8_t *pb = panel + b * pbytes, *ya = y + b * ab + qa;
-        __m256i s16[PK_TOKS];
-        _Pragma("GCC unroll 4") for (int v = 0; v < 4; v++) {
-            const __m256i raw = _mm256_loadu_si256((const __m256i *)(pb + 32 * v));
-            const __m256i lo = _mm256_and_si256(raw, m4), hi = _mm256_and_si256(_mm256_srli_epi16(raw, 4), m4);
+        __m256i isum[PK_TOKS];
+        if (k == PK_Q8_0) {
+            _Pragma("GCC unroll 8") for (int g = 0; g < 8; g++) {
+                const __m256i wg = _mm256_loadu_si256((const __m256i *)(pb + 32 * g)), aw = _mm256_sign_epi8(wg, wg);
+                _Pragma("GCC unroll 8") for (int t = 0; t < T; t++) {
+                    const __m256i sy = _mm256_sign_epi8(bcast32(ya + t * as + 4 * g), wg);
+                    const __m256i m = _mm256_madd_epi16(_mm256_maddubs_epi16(aw, sy), ones);
+                    isum[t] = g ? _mm256_add_epi32(isum[t], m) : m;
+                    ROUNDED(isum[t]); /* keeps GCC from computing all the products first and spilling them */
+                }
+            }
+        } else {
+            __m256i s16[PK_TOKS];
+            _Pragma("GCC unroll 4") for (int v = 0; v < 4; v++) {
+                const __m256i raw = _mm256_loadu_si256((const __m256i *)(pb + 32 * v));
+                const __m256i lo = _mm256_and_si256(raw, m4), hi = _mm256_and_si256(_mm256_srli_epi16(raw, 4), m4);
+                _Pragma("GCC unroll 8") for (int t = 0; t < T; t++) {
+                    const __m256i m = _mm256_add_epi16(_mm256_maddubs_epi16(lo, bcast32(ya + t * as + 4 * v)),
+                                                       _mm256_maddubs_epi16(hi, bcast32(ya + t * as + 16 + 4 * v)));
+                    s16[t] = v ? _mm256_add_epi16(s16[t], m) : m;
+                    ROUNDED(s16[t]);
+                }
+            }
             _Pragma("GCC unroll 8") for (int t = 0; t < T; t++) {
-                const __m256i m = _mm256_add_epi16(_mm256_maddubs_epi16(lo, bcast32(ya + t * as + 4 * v)),
-                                                   _mm256_maddubs_epi16(hi, bcast32(ya + t * as + 16 + 4 * v)));
-                s16[t] = v ? _mm256_add_epi16(s16[t], m) : m;
-                ROUNDED(s16[t]); /* keeps GCC from computing all 32 products first and spilling them */
+                isum[t] = _mm256_madd_epi16(s16[t], ones);
+                if (k == PK_Q4_0) isum[t] = _mm256_sub_epi32(isum[t], _mm256_set1_epi32(p->o[b][t]));
             }
         }
-        const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(pb + 128)));
-        _Pragma("GCC unroll 8") for (int t = 0; t < T; t++) {
-            __m256i isum = _mm256_madd_epi16(s16[t], ones);
-            if (!has_min) isum = _mm256_sub_epi32(isum, _mm256_set1_epi32(p->o[b][t]));
-            acc[t] = _mm256_fmadd_ps(_mm256_mul_ps(dw, _mm256_set1_ps(p->d[b][t])), _mm256_cvtepi32_ps(isum), acc[t]);
-        }
-        if (has_min && T <= 2) { /* registers to spare: the minimums in the same pass */
+        const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(pb + d_at)));
+        _Pragma("GCC unroll 8") for (int t = 0; t < T; t++)
+            acc[t] = _mm256_fmadd_ps(_mm256_mul_ps(dw, _mm256_set1_ps(p->d[b][t])), _mm256_cvtepi32_ps(isum[t]), acc[t]);
+        if (k == PK_Q4_1 && T <= 2) { /* registers to spare: the minimums in the same pass */
             const __m256 mw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(pb + 144)));
             _Pragma("GCC unroll 8") for (int t = 0; t < T; t++) sm[t] = _mm256_fmadd_ps(mw, _mm256_set1_ps(p->s[b][t]), sm[t]);
         }
     }
-    if (has_min && T > 2) /* the minimums in a pass of their own (the same sequence either way) */
+    if (k == PK_Q4_1 && T > 2) /* the minimums in a pass of their own (the same sequence either way) */
         for (int64_t b = 0; b < nb; b++) {
             const __m256 mw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(panel + b * pbytes + 144)));
             _Pragma("GCC unroll 8") for (int t = 0; t < T; t++) sm[t] = _mm256_fmadd_ps(mw, _mm256_set1_ps(p->s[b][t]), sm[t]);
         }
     _Pragma("GCC unroll 8") for (int t = 0; t < T; t++)
-        _mm256_storeu_ps(out + t * os, has_min ? _mm256_add_ps(acc[t], sm[t]) : acc[t]);
+        _mm256_storeu_ps(out + t * os, k == PK_Q4_1 ? _mm256_add_ps(acc[t], sm[t]) : acc[t]);
 }
 
 typedef void (*pk_panel_fn)(int64_t nb, float *out, int64_t os, const uint8_t *panel, const uint8_t *y, size_t as, const pk_acts *p);
 
 /* Rows [0, nr) of panels (nr a multiple of 8) x nt activation rows. */
 static void pk_gemm(int64_t n, float *out, int64_t os, const uint8_t *w, size_t ws, int64_t nr, const uint8_t *a, size_t as,
-                    int64_t nt, const pk_panel_fn *panel, bool has_min) {
+                    int64_t nt, const pk_panel_fn *panel, pk_kind k) {
     const int64_t nb = n / QK, np = nr / PK_ROWS;
     const size_t pstride = PK_ROWS * ws;
     pk_acts p;
     if (nt <= PK_TOKS) { /* decode: one prep, then every panel in file order */
-        pk_prep((int)nt, nb, &p, a, as, has_min);
+        pk_prep((int)nt, nb, &p, a, as, k);
         for (int64_t i = 0; i < np; i++) panel[nt](nb, out + i * PK_ROWS, os, w + i * pstride, a, as, &p);
         return;
     }
@@ -731,15 +758,16 @@ static void pk_gemm(int64_t n, float *out, int64_t os, const uint8_t *w, size_t 
         const int64_t i1 = i0 + PK_ROW_BLOCK < np ? i0 + PK_ROW_BLOCK : np;
         for (int64_t t0 = 0; t0 < nt; t0 += PK_TOKS) {
             const int T = nt - t0 < PK_TOKS ? (int)(nt - t0) : PK_TOKS;
-            pk_prep(T, nb, &p, a + t0 * as, as, has_min);
+            pk_prep(T, nb, &p, a + t0 * as, as, k);
             for (int64_t i = i0; i < i1; i++) panel[T](nb, out + t0 * os + i * PK_ROWS, os, w + i * pstride, a + t0 * as, as, &p);
         }
     }
 }
 
-static void pk_repack(int64_t n, int64_t nr, void *dst, const void *w, bool has_min) {
-    const size_t bs = has_min ? sizeof(block_q4_1) : sizeof(block_q4_0);
-    const size_t qs = has_min ? offsetof(block_q4_1, qs) : offsetof(block_q4_0, qs);
+static bool pk_repack(int64_t n, int64_t nr, void *dst, const void *w, pk_kind k) {
+    if (n / QK > PK_MAX_NB || nr % PK_ROWS) return false;
+    const size_t bs = pk_block(k), qs = pk_qs(k), d_at = k == PK_Q8_0 ? 256 : 128;
+    const int words = k == PK_Q8_0 ? 8 : 4; /* 4-byte words of values per block */
     const int64_t nb = n / QK;
     const size_t ws = (size_t)nb * bs;
     for (int64_t r0 = 0; r0 < nr; r0 += PK_ROWS)
@@ -747,32 +775,32 @@ static void pk_repack(int64_t n, int64_t nr, void *dst, const void *w, bool has_
             uint8_t *pb = (uint8_t *)dst + r0 * ws + b * PK_ROWS * bs;
             for (int r = 0; r < PK_ROWS; r++) {
                 const uint8_t *x = (const uint8_t *)w + (r0 + r) * ws + b * bs;
-                for (int v = 0; v < 4; v++) memcpy(pb + 32 * v + 4 * r, x + qs + 4 * v, 4);
-                memcpy(pb + 128 + 2 * r, x, 2);                  /* d */
-                if (has_min) memcpy(pb + 144 + 2 * r, x + 2, 2); /* m */
+                for (int v = 0; v < words; v++) memcpy(pb + 32 * v + 4 * r, x + qs + 4 * v, 4);
+                memcpy(pb + d_at + 2 * r, x, 2);                         /* d */
+                if (k == PK_Q4_1) memcpy(pb + d_at + 16 + 2 * r, x + 2, 2); /* m */
             }
         }
+    return true;
 }
 
-#define PK_PANEL_T(name, T_, has_min)                                                                                  \
+#define PK_PANEL_T(name, T_, kind)                                                                                     \
     static void name##_pk##T_(int64_t nb, float *out, int64_t os, const uint8_t *panel, const uint8_t *y, size_t as,  \
                               const pk_acts *p) {                                                                      \
-        pk_panel(T_, nb, out, os, panel, y, as, p, has_min);                                                           \
+        pk_panel(T_, nb, out, os, panel, y, as, p, kind);                                                              \
     }
-#define PACKED_GEMM(name, has_min)                                                                                     \
-    PK_PANEL_T(name, 1, has_min) PK_PANEL_T(name, 2, has_min) PK_PANEL_T(name, 3, has_min) PK_PANEL_T(name, 4, has_min) PK_PANEL_T(name, 5, has_min) PK_PANEL_T(name, 6, has_min) \
-    static const pk_panel_fn name##_pk_panels[PK_TOKS + 1] = {NULL, name##_pk1, name##_pk2, name##_pk3, name##_pk4, name##_pk5, name##_pk6};   \
+#define PACKED_GEMM(name, kind)                                                                                        \
+    PK_PANEL_T(name, 1, kind) PK_PANEL_T(name, 2, kind) PK_PANEL_T(name, 3, kind)                                      \
+    PK_PANEL_T(name, 4, kind) PK_PANEL_T(name, 5, kind) PK_PANEL_T(name, 6, kind)                                      \
+    static const pk_panel_fn name##_pk_panels[PK_TOKS + 1] = {NULL,        name##_pk1, name##_pk2, name##_pk3,         \
+                                                              name##_pk4, name##_pk5, name##_pk6};                     \
     static void name##_gemm_packed(int64_t n, float *out, int64_t os, const void *w, size_t ws, int64_t nr, const void *a, \
                                    size_t as, int64_t nt) {                                                            \
-        pk_gemm(n, out, os, w, ws, nr, a, as, nt, name##_pk_panels, has_min);                                          \
+        pk_gemm(n, out, os, w, ws, nr, a, as, nt, name##_pk_panels, kind);                                             \
     }                                                                                                                  \
-    static bool name##_repack(int64_t n, int64_t nr, void *dst, const void *w) {                                       \
-        if (n / QK > PK_MAX_NB || nr % PK_ROWS) return false;                                                          \
-        pk_repack(n, nr, dst, w, has_min);                                                                             \
-        return true;                                                                                                   \
-    }
-PACKED_GEMM(q4_0, false)
-PACKED_GEMM(q4_1, true)
+    static bool name##_repack(int64_t n, int64_t nr, void *dst, const void *w) { return pk_repack(n, nr, dst, w, kind); }
+PACKED_GEMM(q4_0, PK_Q4_0)
+PACKED_GEMM(q4_1, PK_Q4_1)
+PACKED_GEMM(q8_0, PK_Q8_0)
 
 /* ---- activation quantizers ---- */
 
@@ -1009,7 +1037,8 @@ static const seek_type_kernels avx2_table[SEEK_TYPE_COUNT] = {
                         .repack = q4_1_repack, .gemm_packed = q4_1_gemm_packed, .repack_rows = PK_ROWS},
     [SEEK_TYPE_Q5_0] = {.vec_dot = q5_0_vec_dot, .gemm = q5_0_gemm, .gemm_all_rows = true},
     [SEEK_TYPE_Q5_1] = {.vec_dot = q5_1_vec_dot, .gemm = q5_1_gemm, .gemm_all_rows = true},
-    [SEEK_TYPE_Q8_0] = {.from_float = q8_0_from_float, .vec_dot = q8_0_vec_dot, .gemm = q8_0_gemm, .gemm_all_rows = true},
+    [SEEK_TYPE_Q8_0] = {.from_float = q8_0_from_float, .vec_dot = q8_0_vec_dot, .gemm = q8_0_gemm, .gemm_all_rows = true,
+                        .repack = q8_0_repack, .gemm_packed = q8_0_gemm_packed, .repack_rows = PK_ROWS},
     [SEEK_TYPE_Q8_1] = {.from_float = q8_1_from_float},
     [SEEK_TYPE_Q4_K] = {.vec_dot = q4_K_vec_dot},
     [SEEK_TYPE_Q5_K] = {.vec_dot = q5_K_vec_dot},
