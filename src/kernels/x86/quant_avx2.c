@@ -632,18 +632,20 @@ BLOCK32_GEMM(q8_0, block_q8_0, false, true, 1, NULL, 0)
 BLOCK32_GEMM(q4_1, block_q4_1, true, false, 4, NULL, 0)
 BLOCK32_GEMM(q5_1, block_q5_1, true, false, 2, NULL, 0)
 
-/* ---- Q4_0 / Q4_1 / Q8_0 repacked at load ----
+/* ---- Q4_0 / Q4_1 / Q5_0 / Q8_0 repacked at load ----
  * Panels of 8 rows, block by block, each panel block the size of the 8 blocks it holds (144
- * bytes for Q4_0, 160 for Q4_1, 272 for Q8_0):
- *   Q4_0 / Q4_1: 4 x 32 bytes of nibbles: vector v, bytes 4r .. 4r+3 = row r's qs[4v .. 4v+3],
- *     so its low nibbles are values 4v .. 4v+3 of the 8 rows and its high nibbles values
- *     16+4v .. 16+4v+3;
+ * bytes for Q4_0, 160 for Q4_1, 176 for Q5_0, 272 for Q8_0):
+ *   Q4_0 / Q4_1 / Q5_0: 4 x 32 bytes of nibbles: vector v, bytes 4r .. 4r+3 = row r's
+ *     qs[4v .. 4v+3], so its low nibbles are values 4v .. 4v+3 of the 8 rows and its high
+ *     nibbles values 16+4v .. 16+4v+3;
+ *   Q5_0: then the fifth bits, 4 x 8 bytes: byte 8v + r holds row r's bits of values 4v .. 4v+3
+ *     (bits 0-3) and 16+4v .. 16+4v+3 (bits 4-7), spread onto the nibbles' bytes by a shuffle;
  *   Q8_0: 8 x 32 bytes: vector g, bytes 4r .. 4r+3 = row r's values 4g .. 4g+3;
  *   then 8 x fp16 d_w and (Q4_1) 8 x fp16 m_w.
- * One broadcast 4-byte word of activations meets 8 rows' values in one maddubs. Q4: the levels
- * unsigned (0..15), the activations signed, so |a block's sum| <= 8 groups * 2 * 15 * 127 fits
- * int16 and one madd finishes it, exact; Q4_0's value is level - 8, so 8 * sum(a) is taken off
- * per block (as the direct path does). Q8_0: |w| against a with w's sign (|pair| <= 32258),
+ * One broadcast 4-byte word of activations meets 8 rows' values in one maddubs. Q4 / Q5: the
+ * levels unsigned (0..15 / 0..31), the activations signed, so the int16 sums of 8 / 4 groups
+ * (2 * 15 * 127 * 8, 2 * 31 * 127 * 4 <= 32767) are exact before a madd; the _0 formats' value
+ * is level - 8 / 16, so 8 / 16 * sum(a) is taken off per block (as the direct path does). Q8_0: |w| against a with w's sign (|pair| <= 32258),
  * to int32 after every group. The float steps are the direct path's, in the same order: every
  * output is bit for bit what vec_dot gives, packed or not. No copy per call, one stream of
  * weights for the prefetcher, and a third of the direct path's integer work per block. */
@@ -652,14 +654,22 @@ BLOCK32_GEMM(q5_1, block_q5_1, true, false, 2, NULL, 0)
 #define PK_MAX_NB 1024 /* blocks per row at most (n <= 32768), so a tile's prep fits the stack */
 #define PK_ROW_BLOCK 16 /* panels that stay in L2 while every token tile passes by */
 
-typedef enum { PK_Q4_0, PK_Q4_1, PK_Q8_0 } pk_kind;
+/* PK_Q5_0X: Q5_0 panels with the levels expanded to bytes (Q8_0's layout) for prefill, where
+ * spreading the fifth bits for every tile of tokens would cost more than expanding once. */
+typedef enum { PK_Q4_0, PK_Q4_1, PK_Q5_0, PK_Q8_0, PK_Q5_0X } pk_kind;
 
 ALWAYS_INLINE size_t pk_block(const pk_kind k) { /* bytes of one row's block */
-    return k == PK_Q4_0 ? sizeof(block_q4_0) : k == PK_Q4_1 ? sizeof(block_q4_1) : sizeof(block_q8_0);
+    return k == PK_Q4_0 ? sizeof(block_q4_0) : k == PK_Q4_1 ? sizeof(block_q4_1) : k == PK_Q5_0 ? sizeof(block_q5_0) : sizeof(block_q8_0);
 }
+ALWAYS_INLINE bool pk_bytes(const pk_kind k) { return k == PK_Q8_0 || k == PK_Q5_0X; } /* values as bytes */
 ALWAYS_INLINE size_t pk_qs(const pk_kind k) {
-    return k == PK_Q4_0 ? offsetof(block_q4_0, qs) : k == PK_Q4_1 ? offsetof(block_q4_1, qs) : offsetof(block_q8_0, qs);
+    return k == PK_Q4_0   ? offsetof(block_q4_0, qs)
+           : k == PK_Q4_1 ? offsetof(block_q4_1, qs)
+           : k == PK_Q5_0 ? offsetof(block_q5_0, qs)
+                          : offsetof(block_q8_0, qs);
 }
+/* where the panel block's d_w sit (m_w follow for Q4_1) */
+ALWAYS_INLINE size_t pk_d_at(const pk_kind k) { return pk_bytes(k) ? 256 : k == PK_Q5_0 ? 160 : 128; }
 /* the activations: Q8_1 blocks for Q4_1, Q8_0 blocks otherwise */
 ALWAYS_INLINE size_t pk_act_block(const pk_kind k) { return k == PK_Q4_1 ? sizeof(block_q8_1) : sizeof(block_q8_0); }
 ALWAYS_INLINE size_t pk_act_qs(const pk_kind k) { return k == PK_Q4_1 ? offsetof(block_q8_1, qs) : offsetof(block_q8_0, qs); }
@@ -667,7 +677,7 @@ ALWAYS_INLINE size_t pk_act_qs(const pk_kind k) { return k == PK_Q4_1 ? offsetof
 typedef struct { /* block-major, so a block's values for the T rows share a cache line */
     float d[PK_MAX_NB][PK_TOKS];   /* d_a */
     float s[PK_MAX_NB][PK_TOKS];   /* Q4_1: s_a of the Q8_1 block */
-    int32_t o[PK_MAX_NB][PK_TOKS]; /* Q4_0: 8 * sum(a) */
+    int32_t o[PK_MAX_NB][PK_TOKS]; /* Q4_0 / Q5_0: 8 / 16 * sum(a) */
 } pk_acts;
 
 ALWAYS_INLINE void pk_prep(int T, int64_t nb, pk_acts *p, const uint8_t *a, size_t as, const pk_kind k) {
@@ -679,9 +689,9 @@ ALWAYS_INLINE void pk_prep(int T, int64_t nb, pk_acts *p, const uint8_t *a, size
             p->d[b][t] = f16_at(ya);
             if (k == PK_Q4_1) {
                 p->s[b][t] = f16_at(ya + 2);
-            } else if (k == PK_Q4_0) {
+            } else if (k != PK_Q8_0) {
                 const __m256i q = _mm256_loadu_si256((const __m256i *)(ya + qa));
-                p->o[b][t] = 8 * hsum_epi32(_mm256_madd_epi16(_mm256_maddubs_epi16(ones8, q), ones16));
+                p->o[b][t] = (k == PK_Q4_0 ? 8 : 16) * hsum_epi32(_mm256_madd_epi16(_mm256_maddubs_epi16(ones8, q), ones16));
             }
         }
 }
@@ -690,8 +700,12 @@ ALWAYS_INLINE void pk_prep(int T, int64_t nb, pk_acts *p, const uint8_t *a, size
 ALWAYS_INLINE void pk_panel(const int T, int64_t nb, float *out, int64_t os, const uint8_t *panel, const uint8_t *y, size_t as,
                             const pk_acts *p, const pk_kind k) {
     const size_t pbytes = PK_ROWS * pk_block(k), ab = pk_act_block(k), qa = pk_act_qs(k);
-    const size_t d_at = k == PK_Q8_0 ? 256 : 128; /* the panel block's d_w (m_w follows for Q4_1) */
+    const size_t d_at = pk_d_at(k);
     const __m256i m4 = _mm256_set1_epi8(0x0f), ones = _mm256_set1_epi16(1);
+    /* Q5_0: byte 4r + j of a vector takes byte r of the 8 fifth-bit bytes, then bit j (low
+     * nibble's value) or 4 + j (high nibble's) */
+    const __m256i spread = _mm256_setr_epi8(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3, 4, 4, 4, 4, 5, 5, 5, 5, 6, 6, 6, 6, 7, 7, 7, 7);
+    const __m256i bit_lo = _mm256_set1_epi32(0x08040201), bit_hi = _mm256_set1_epi32((int)0x80402010u), b4 = _mm256_set1_epi8(0x10);
     __m256 acc[PK_TOKS], sm[PK_TOKS];
     _Pragma("GCC unroll 8") for (int t = 0; t < T; t++) acc[t] = sm[t] = _mm256_setzero_ps();
     for (int64_t b = 0; b < nb; b++) {
@@ -707,21 +721,47 @@ ALWAYS_INLINE void pk_panel(const int T, int64_t nb, float *out, int64_t os, con
                     ROUNDED(isum[t]); /* keeps GCC from computing all the products first and spilling them */
                 }
             }
+        } else if (k == PK_Q5_0X) { /* levels 0..31 as bytes: int16 holds 4 groups */
+            __m256i s16[PK_TOKS];
+            _Pragma("GCC unroll 8") for (int g = 0; g < 8; g++) {
+                const __m256i wg = _mm256_loadu_si256((const __m256i *)(pb + 32 * g));
+                _Pragma("GCC unroll 8") for (int t = 0; t < T; t++) {
+                    const __m256i m = _mm256_maddubs_epi16(wg, bcast32(ya + t * as + 4 * g));
+                    s16[t] = g % 4 ? _mm256_add_epi16(s16[t], m) : m;
+                    ROUNDED(s16[t]);
+                    if (g % 4 == 3) {
+                        const __m256i s32 = _mm256_madd_epi16(s16[t], ones);
+                        isum[t] = g == 3 ? s32 : _mm256_add_epi32(isum[t], s32);
+                    }
+                }
+            }
+            _Pragma("GCC unroll 8") for (int t = 0; t < T; t++) isum[t] = _mm256_sub_epi32(isum[t], _mm256_set1_epi32(p->o[b][t]));
         } else {
             __m256i s16[PK_TOKS];
             _Pragma("GCC unroll 4") for (int v = 0; v < 4; v++) {
                 const __m256i raw = _mm256_loadu_si256((const __m256i *)(pb + 32 * v));
-                const __m256i lo = _mm256_and_si256(raw, m4), hi = _mm256_and_si256(_mm256_srli_epi16(raw, 4), m4);
+                __m256i lo = _mm256_and_si256(raw, m4), hi = _mm256_and_si256(_mm256_srli_epi16(raw, 4), m4);
+                if (k == PK_Q5_0) {
+                    int64_t h8;
+                    memcpy(&h8, pb + 128 + 8 * v, 8);
+                    const __m256i hb = _mm256_shuffle_epi8(_mm256_set1_epi64x(h8), spread);
+                    lo = _mm256_or_si256(lo, _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(hb, bit_lo), bit_lo), b4));
+                    hi = _mm256_or_si256(hi, _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(hb, bit_hi), bit_hi), b4));
+                }
                 _Pragma("GCC unroll 8") for (int t = 0; t < T; t++) {
                     const __m256i m = _mm256_add_epi16(_mm256_maddubs_epi16(lo, bcast32(ya + t * as + 4 * v)),
                                                        _mm256_maddubs_epi16(hi, bcast32(ya + t * as + 16 + 4 * v)));
-                    s16[t] = v ? _mm256_add_epi16(s16[t], m) : m;
+                    s16[t] = v % (k == PK_Q5_0 ? 2 : 4) ? _mm256_add_epi16(s16[t], m) : m;
                     ROUNDED(s16[t]);
+                    if (k == PK_Q5_0 && v % 2 == 1) { /* Q5: int16 holds 4 groups (2 vectors) at most */
+                        const __m256i s32 = _mm256_madd_epi16(s16[t], ones);
+                        isum[t] = v == 1 ? s32 : _mm256_add_epi32(isum[t], s32);
+                    }
                 }
             }
             _Pragma("GCC unroll 8") for (int t = 0; t < T; t++) {
-                isum[t] = _mm256_madd_epi16(s16[t], ones);
-                if (k == PK_Q4_0) isum[t] = _mm256_sub_epi32(isum[t], _mm256_set1_epi32(p->o[b][t]));
+                if (k != PK_Q5_0) isum[t] = _mm256_madd_epi16(s16[t], ones);
+                if (k != PK_Q4_1) isum[t] = _mm256_sub_epi32(isum[t], _mm256_set1_epi32(p->o[b][t]));
             }
         }
         const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(pb + d_at)));
@@ -743,12 +783,50 @@ ALWAYS_INLINE void pk_panel(const int T, int64_t nb, float *out, int64_t os, con
 
 typedef void (*pk_panel_fn)(int64_t nb, float *out, int64_t os, const uint8_t *panel, const uint8_t *y, size_t as, const pk_acts *p);
 
+/* np Q5_0 panels of nb blocks -> the same panels with the levels as bytes (PK_Q5_0X) */
+static void pk_expand_q5(int64_t np, int64_t nb, uint8_t *dst, const uint8_t *src) {
+    const __m256i m4 = _mm256_set1_epi8(0x0f), b4 = _mm256_set1_epi8(0x10);
+    const __m256i spread = _mm256_setr_epi8(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3, 4, 4, 4, 4, 5, 5, 5, 5, 6, 6, 6, 6, 7, 7, 7, 7);
+    const __m256i bit_lo = _mm256_set1_epi32(0x08040201), bit_hi = _mm256_set1_epi32((int)0x80402010u);
+    for (int64_t i = 0; i < np * nb; i++) {
+        const uint8_t *pb = src + i * PK_ROWS * sizeof(block_q5_0);
+        uint8_t *xb = dst + i * PK_ROWS * sizeof(block_q8_0);
+        for (int v = 0; v < 4; v++) {
+            const __m256i raw = _mm256_loadu_si256((const __m256i *)(pb + 32 * v));
+            int64_t h8;
+            memcpy(&h8, pb + 128 + 8 * v, 8);
+            const __m256i hb = _mm256_shuffle_epi8(_mm256_set1_epi64x(h8), spread);
+            const __m256i lo = _mm256_or_si256(_mm256_and_si256(raw, m4), _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(hb, bit_lo), bit_lo), b4));
+            const __m256i hi = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(raw, 4), m4),
+                                               _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(hb, bit_hi), bit_hi), b4));
+            _mm256_storeu_si256((__m256i *)(xb + 32 * v), lo);
+            _mm256_storeu_si256((__m256i *)(xb + 32 * (v + 4)), hi);
+        }
+        memcpy(xb + 256, pb + 160, 16); /* d_w */
+    }
+}
+
 /* Rows [0, nr) of panels (nr a multiple of 8) x nt activation rows. */
 static void pk_gemm(int64_t n, float *out, int64_t os, const uint8_t *w, size_t ws, int64_t nr, const uint8_t *a, size_t as,
-                    int64_t nt, const pk_panel_fn *panel, pk_kind k) {
+                    int64_t nt, const pk_panel_fn *panel, const pk_panel_fn *expanded, pk_kind k) {
     const int64_t nb = n / QK, np = nr / PK_ROWS;
     const size_t pstride = PK_ROWS * ws;
     pk_acts p;
+    const size_t xstride = (size_t)nb * PK_ROWS * sizeof(block_q8_0); /* an expanded panel */
+    uint8_t *x = expanded && nt > PK_TOKS ? b32_scratch_get(PK_ROW_BLOCK * xstride) : NULL;
+    if (x) { /* prefill: each row block expanded once, then every token tile */
+        for (int64_t i0 = 0; i0 < np; i0 += PK_ROW_BLOCK) {
+            const int64_t i1 = i0 + PK_ROW_BLOCK < np ? i0 + PK_ROW_BLOCK : np;
+            pk_expand_q5(i1 - i0, nb, x, w + i0 * pstride);
+            for (int64_t t0 = 0; t0 < nt; t0 += PK_TOKS) {
+                const int T = nt - t0 < PK_TOKS ? (int)(nt - t0) : PK_TOKS;
+                pk_prep(T, nb, &p, a + t0 * as, as, k);
+                for (int64_t i = i0; i < i1; i++)
+                    expanded[T](nb, out + t0 * os + i * PK_ROWS, os, x + (i - i0) * xstride, a + t0 * as, as, &p);
+            }
+        }
+        return;
+    }
     if (nt <= PK_TOKS) { /* decode: one prep, then every panel in file order */
         pk_prep((int)nt, nb, &p, a, as, k);
         for (int64_t i = 0; i < np; i++) panel[nt](nb, out + i * PK_ROWS, os, w + i * pstride, a, as, &p);
@@ -766,7 +844,7 @@ static void pk_gemm(int64_t n, float *out, int64_t os, const uint8_t *w, size_t 
 
 static bool pk_repack(int64_t n, int64_t nr, void *dst, const void *w, pk_kind k) {
     if (n / QK > PK_MAX_NB || nr % PK_ROWS) return false;
-    const size_t bs = pk_block(k), qs = pk_qs(k), d_at = k == PK_Q8_0 ? 256 : 128;
+    const size_t bs = pk_block(k), qs = pk_qs(k), d_at = pk_d_at(k);
     const int words = k == PK_Q8_0 ? 8 : 4; /* 4-byte words of values per block */
     const int64_t nb = n / QK;
     const size_t ws = (size_t)nb * bs;
@@ -776,6 +854,11 @@ static bool pk_repack(int64_t n, int64_t nr, void *dst, const void *w, pk_kind k
             for (int r = 0; r < PK_ROWS; r++) {
                 const uint8_t *x = (const uint8_t *)w + (r0 + r) * ws + b * bs;
                 for (int v = 0; v < words; v++) memcpy(pb + 32 * v + 4 * r, x + qs + 4 * v, 4);
+                if (k == PK_Q5_0) { /* the fifth bits of values 4v .. 4v+3 and 16+4v .. 16+4v+3 */
+                    uint32_t qh;
+                    memcpy(&qh, ((const block_q5_0 *)x)->qh, 4);
+                    for (int v = 0; v < 4; v++) pb[128 + 8 * v + r] = (uint8_t)(((qh >> (4 * v)) & 0xf) | (((qh >> (16 + 4 * v)) & 0xf) << 4));
+                }
                 memcpy(pb + d_at + 2 * r, x, 2);                         /* d */
                 if (k == PK_Q4_1) memcpy(pb + d_at + 16 + 2 * r, x + 2, 2); /* m */
             }
@@ -788,19 +871,24 @@ static bool pk_repack(int64_t n, int64_t nr, void *dst, const void *w, pk_kind k
                               const pk_acts *p) {                                                                      \
         pk_panel(T_, nb, out, os, panel, y, as, p, kind);                                                              \
     }
-#define PACKED_GEMM(name, kind)                                                                                        \
+#define PK_PANELS(name, kind)                                                                                        \
     PK_PANEL_T(name, 1, kind) PK_PANEL_T(name, 2, kind) PK_PANEL_T(name, 3, kind)                                      \
     PK_PANEL_T(name, 4, kind) PK_PANEL_T(name, 5, kind) PK_PANEL_T(name, 6, kind)                                      \
     static const pk_panel_fn name##_pk_panels[PK_TOKS + 1] = {NULL,        name##_pk1, name##_pk2, name##_pk3,         \
-                                                              name##_pk4, name##_pk5, name##_pk6};                     \
+                                                              name##_pk4, name##_pk5, name##_pk6};
+#define PACKED_GEMM(name, kind)                                                                                        \
+    PK_PANELS(name, kind)                                                                                              \
+    static bool name##_repack(int64_t n, int64_t nr, void *dst, const void *w) { return pk_repack(n, nr, dst, w, kind); }
+#define PACKED_GEMM_FN(name, kind, expanded)                                                                           \
     static void name##_gemm_packed(int64_t n, float *out, int64_t os, const void *w, size_t ws, int64_t nr, const void *a, \
                                    size_t as, int64_t nt) {                                                            \
-        pk_gemm(n, out, os, w, ws, nr, a, as, nt, name##_pk_panels, kind);                                             \
-    }                                                                                                                  \
-    static bool name##_repack(int64_t n, int64_t nr, void *dst, const void *w) { return pk_repack(n, nr, dst, w, kind); }
-PACKED_GEMM(q4_0, PK_Q4_0)
-PACKED_GEMM(q4_1, PK_Q4_1)
-PACKED_GEMM(q8_0, PK_Q8_0)
+        pk_gemm(n, out, os, w, ws, nr, a, as, nt, name##_pk_panels, expanded, kind);                                   \
+    }
+PACKED_GEMM(q4_0, PK_Q4_0) PACKED_GEMM_FN(q4_0, PK_Q4_0, NULL)
+PACKED_GEMM(q4_1, PK_Q4_1) PACKED_GEMM_FN(q4_1, PK_Q4_1, NULL)
+PK_PANELS(q5_0x, PK_Q5_0X)
+PACKED_GEMM(q5_0, PK_Q5_0) PACKED_GEMM_FN(q5_0, PK_Q5_0, q5_0x_pk_panels)
+PACKED_GEMM(q8_0, PK_Q8_0) PACKED_GEMM_FN(q8_0, PK_Q8_0, NULL)
 
 /* ---- activation quantizers ---- */
 
@@ -1035,7 +1123,8 @@ static const seek_type_kernels avx2_table[SEEK_TYPE_COUNT] = {
                         .repack = q4_0_repack, .gemm_packed = q4_0_gemm_packed, .repack_rows = PK_ROWS},
     [SEEK_TYPE_Q4_1] = {.vec_dot = q4_1_vec_dot, .gemm = q4_1_gemm, .gemm_all_rows = true,
                         .repack = q4_1_repack, .gemm_packed = q4_1_gemm_packed, .repack_rows = PK_ROWS},
-    [SEEK_TYPE_Q5_0] = {.vec_dot = q5_0_vec_dot, .gemm = q5_0_gemm, .gemm_all_rows = true},
+    [SEEK_TYPE_Q5_0] = {.vec_dot = q5_0_vec_dot, .gemm = q5_0_gemm, .gemm_all_rows = true,
+                        .repack = q5_0_repack, .gemm_packed = q5_0_gemm_packed, .repack_rows = PK_ROWS},
     [SEEK_TYPE_Q5_1] = {.vec_dot = q5_1_vec_dot, .gemm = q5_1_gemm, .gemm_all_rows = true},
     [SEEK_TYPE_Q8_0] = {.from_float = q8_0_from_float, .vec_dot = q8_0_vec_dot, .gemm = q8_0_gemm, .gemm_all_rows = true,
                         .repack = q8_0_repack, .gemm_packed = q8_0_gemm_packed, .repack_rows = PK_ROWS},
