@@ -132,11 +132,11 @@ static void test_vec(seek_isa isa) {
 static void test_shape(seek_pool *pool, seek_attn_shape sh, bool mla) {
     const int64_t k_row = sh.n_head_kv * sh.k_dim, v_row = mla ? 0 : sh.n_head_kv * sh.v_dim;
     const int64_t q_dim = sh.n_head * sh.k_dim, o_dim = sh.n_head * sh.v_dim, v_head = mla ? 0 : sh.v_dim;
-    const int32_t lens[] = {1, 31, 32, 33, 100};
-    const int n_seq = 5;
+    const int32_t lens[] = {1, 31, 32, 33, 100, 300}; /* 300: three chunks of keys */
+    const int n_seq = 6;
     seek_kv_cache kv, kvh; /* an F32 cache, and an F16 one with the same values (rounded to fp16 in both) */
-    CHECK(seek_kv_init(&kv, 2, k_row, v_row, 512, n_seq, SEEK_TYPE_F32, SEEK_TYPE_F32) == SEEK_OK, "kv init");
-    CHECK(seek_kv_init(&kvh, 2, k_row, v_row, 512, n_seq, SEEK_TYPE_F16, SEEK_TYPE_F16) == SEEK_OK, "kv init f16");
+    CHECK(seek_kv_init(&kv, 2, k_row, v_row, 1024, n_seq, SEEK_TYPE_F32, SEEK_TYPE_F32) == SEEK_OK, "kv init");
+    CHECK(seek_kv_init(&kvh, 2, k_row, v_row, 1024, n_seq, SEEK_TYPE_F16, SEEK_TYPE_F16) == SEEK_OK, "kv init f16");
     /* fill each sequence (layer 1) with random keys/values; sequence 4 is filled, truncated, refilled */
     for (int s = 0; s < n_seq; s++) {
         for (int c = 0; c < 2; c++) {
@@ -161,13 +161,13 @@ static void test_shape(seek_pool *pool, seek_attn_shape sh, bool mla) {
         }
     }
     /* one query per (sequence, a few positions) */
-    int32_t seq[32], pos[32];
+    int32_t seq[48], pos[48];
     int64_t n = 0;
     for (int s = 0; s < n_seq; s++)
-        for (int32_t p = lens[s] - 1; p >= 0 && n < 32; p -= 13) seq[n] = s, pos[n] = p, n++;
+        for (int32_t p = lens[s] - 1; p >= 0 && n < 48; p -= s == 5 ? 97 : 13) seq[n] = s, pos[n] = p, n++;
     float *q = malloc((size_t)(n * q_dim) * 4), *out = malloc((size_t)(n * o_dim) * 4), *outh = malloc((size_t)(n * o_dim) * 4);
     for (int64_t i = 0; i < n * q_dim; i++) q[i] = frand();
-    float *scr = malloc((size_t)(2 * attention_scratch_floats(&sh)) * 4);
+    float *scr = malloc((size_t)attention_scratch_floats(&sh, kv.n_blocks, 2) * 4);
     for (int isa = 0; isa <= (int)seek_cpu_best_isa() && isa < SEEK_ISA_COUNT; isa++) {
         seek_kernels_force_isa((seek_isa)isa);
         if (!mla) test_vec((seek_isa)isa);
@@ -176,6 +176,16 @@ static void test_shape(seek_pool *pool, seek_attn_shape sh, bool mla) {
         seek_pool_run(pool, run_attn, &jh);
         CHECK(!memcmp(out, outh, (size_t)(n * o_dim) * 4), "%s %s: attention over the F16 cache is not the F32 one's on the same values",
               seek_isa_name((seek_isa)isa), mla ? "mla" : "gqa");
+        /* each query alone (a lone decode step: its chunks split over the threads, then merged)
+         * gives exactly what it got in the batch */
+        int alone_differ = 0;
+        for (int64_t t = 0; t < n; t++) {
+            job j1 = {q + t * q_dim, outh, seq + t, pos + t, 1, &kv, sh, scr};
+            seek_pool_run(pool, run_attn, &j1);
+            alone_differ += memcmp(outh, out + t * o_dim, (size_t)o_dim * 4) != 0;
+        }
+        CHECK(alone_differ == 0, "%s %s: %d queries alone differ from the batch", seek_isa_name((seek_isa)isa), mla ? "mla" : "gqa",
+              alone_differ);
         double md = 0;
         for (int64_t t = 0; t < n; t++)
             for (int64_t h = 0; h < sh.n_head; h++) {

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -31,4 +32,25 @@ seek_status seek_map_file(const char *path, const void **data, size_t *size) {
 
 void seek_unmap_file(const void *data, size_t size) {
     if (data) munmap((void *)data, size);
+}
+
+#define BIG_ALIGN ((size_t)2 << 20)
+
+void *seek_big_alloc(size_t n) {
+    if (n == 0 || n > SIZE_MAX - BIG_ALIGN) return NULL;
+    /* map 2 MiB more, then trim both ends to a 2 MiB boundary */
+    uint8_t *p = mmap(NULL, n + BIG_ALIGN, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) return NULL;
+    uint8_t *a = (uint8_t *)(((uintptr_t)p + BIG_ALIGN - 1) & ~(uintptr_t)(BIG_ALIGN - 1));
+    if (a > p) munmap(p, (size_t)(a - p));
+    const size_t tail = (size_t)(p + n + BIG_ALIGN - (a + n));
+    if (tail) munmap(a + n, tail);
+#ifdef MADV_HUGEPAGE
+    madvise(a, n, MADV_HUGEPAGE); /* a hint: without THP the pages are plain ones */
+#endif
+    return a;
+}
+
+void seek_big_free(void *p, size_t n) {
+    if (p) munmap(p, n);
 }

@@ -18,8 +18,9 @@ typedef struct {
                                before it); xl_seg 0: no such limit */
 } seek_attn_shape;
 
-/* Floats of per-thread scratch op_attention needs. */
-int64_t attention_scratch_floats(const seek_attn_shape *s);
+/* Floats of scratch op_attention needs with nth threads over a cache of n_blocks blocks (a
+ * part per thread, and the chunk states a lone decode step's threads share). */
+int64_t attention_scratch_floats(const seek_attn_shape *s, int64_t n_blocks, int nth);
 
 /* Writes the batch's k rows (n_tok, kv->k_row) and v rows (n_tok, kv->v_row; none when the cache
  * reads values from k rows) into the cache at (seq[t], pos[t]). */
@@ -32,7 +33,9 @@ void op_kv_store(const seek_exec *ex, seek_kv_cache *kv, int64_t layer, const fl
  * cached positions, for every query head h (GQA: head h reads kv head h / (n_head/n_head_kv)).
  * q is (n_tok, n_head, k_dim), out (n_tok, n_head, v_dim). With one kv head whose values are the
  * first v_dim floats of its key rows this is MLA's absorbed attention in latent space.
- * scratch holds nth x attention_scratch_floats() floats. */
+ * scratch holds attention_scratch_floats(s, kv->n_blocks, nth) floats. Keys are summed in
+ * chunks of a few blocks whose softmax states are merged in key order, the same way whichever
+ * thread computes a chunk: a step's result does not depend on its batch or thread count. */
 void op_attention(const seek_exec *ex, float *out, const float *q, const seek_kv_cache *kv, int64_t layer,
                   const int32_t *seq, const int32_t *pos, int64_t n_tok, const seek_attn_shape *s, float *scratch);
 

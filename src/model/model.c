@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/mapfile.h"
 #include "core/status.h"
 #include "kernels/quant.h"
 #include "model/hf.h"
@@ -417,8 +418,7 @@ static void repack_weights(seek_model *m) {
             total += w->mat_bytes * (size_t)w->ne[2];
         }
     }
-    uint8_t *buf = NULL;
-    if (total && posix_memalign((void **)&buf, 64, total) != 0) buf = NULL;
+    uint8_t *buf = total ? seek_big_alloc(total) : NULL; /* huge pages where possible: fewer TLB misses */
     size_t off = 0;
     const uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
     for (int64_t i = 0; buf && i < nw; i++) {
@@ -437,6 +437,7 @@ static void repack_weights(seek_model *m) {
         if (hi > lo) madvise((void *)lo, hi - lo, MADV_DONTNEED);
     }
     m->packed = buf;
+    m->packed_cap = buf ? total : 0;
     m->packed_bytes = off;
     free(ws);
 }
@@ -529,7 +530,7 @@ void seek_model_free(seek_model *m) {
     free(m->mtp);
     free(m->chat_template);
     free(m->owned_f32);
-    free(m->packed);
+    seek_big_free(m->packed, m->packed_cap);
     free(m->hp.alibi);
     seek_gguf_close(m->gguf);
     seek_hf_keep_free(m->hf_keep);

@@ -127,7 +127,7 @@ typedef struct seek_model {
     void *hf_keep;           /* a Hugging Face folder's mappings (model/hf.h) */
     float *owned_f32;        /* weights the loader derived (legacy MLA k_b), freed with the model */
     void *packed;            /* the matmul weights repacked at load (seek_weight.packed), or NULL */
-    size_t packed_bytes;
+    size_t packed_bytes, packed_cap; /* used, allocated */
 } seek_model;
 
 /* Opens a GGUF file or a Hugging Face model folder and loads the model it holds. Errors name the

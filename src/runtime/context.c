@@ -89,7 +89,7 @@ seek_status seek_context_init(seek_context **out, const seek_model *m, const see
     if (c->params.precise) c->row_f32 = alloc_floats(nth * widest, &ok);
     c->rope_cos = alloc_floats(nb * hp->n_rot / 2, &ok);
     c->rope_sin = alloc_floats(nb * hp->n_rot / 2, &ok);
-    c->attn_scratch = alloc_floats(nth * attention_scratch_floats(&as), &ok);
+    c->attn_scratch = alloc_floats(attention_scratch_floats(&as, c->kv.n_blocks, (int)nth), &ok);
     if (hp->mla) {
         c->qa = alloc_floats(nb * hp->q_lora, &ok);
         c->q_abs = alloc_floats(nb * hp->n_head * k_row, &ok);

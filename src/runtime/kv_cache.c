@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/mapfile.h"
 #include "core/status.h"
 
 seek_status seek_kv_init(seek_kv_cache *kv, int64_t n_layer, int64_t k_row, int64_t v_row, int64_t n_ctx, int32_t n_seq,
@@ -27,8 +28,8 @@ seek_status seek_kv_init(seek_kv_cache *kv, int64_t n_layer, int64_t k_row, int6
     kv->n_seq = n_seq;
     kv->n_blocks = (int32_t)((n_ctx + SEEK_KV_BLOCK - 1) / SEEK_KV_BLOCK);
     size_t n = (size_t)n_layer * (size_t)kv->n_blocks * SEEK_KV_BLOCK;
-    kv->k = malloc(n * (size_t)k_row * kv->k_esz);
-    kv->v = v_row ? malloc(n * (size_t)v_row * kv->v_esz) : NULL;
+    kv->k = seek_big_alloc(n * (size_t)k_row * kv->k_esz);
+    kv->v = v_row ? seek_big_alloc(n * (size_t)v_row * kv->v_esz) : NULL;
     kv->ref = calloc((size_t)kv->n_blocks, sizeof(int32_t));
     kv->free_list = malloc((size_t)kv->n_blocks * sizeof(int32_t));
     kv->seqs = calloc((size_t)n_seq, sizeof *kv->seqs);
@@ -44,8 +45,9 @@ seek_status seek_kv_init(seek_kv_cache *kv, int64_t n_layer, int64_t k_row, int6
 void seek_kv_free(seek_kv_cache *kv) {
     if (kv->seqs)
         for (int32_t s = 0; s < kv->n_seq; s++) free(kv->seqs[s].blocks);
-    free(kv->k);
-    free(kv->v);
+    const size_t n = (size_t)kv->n_layer * (size_t)kv->n_blocks * SEEK_KV_BLOCK;
+    seek_big_free(kv->k, n * (size_t)kv->k_row * kv->k_esz);
+    seek_big_free(kv->v, n * (size_t)kv->v_row * kv->v_esz);
     free(kv->ref);
     free(kv->free_list);
     free(kv->seqs);

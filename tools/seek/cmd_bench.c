@@ -13,15 +13,29 @@
 #include "core/status.h"
 #include "kernels/quant.h"
 
-static double run_pp(seek_session *s, const int32_t *ids, int32_t n) {
+static int32_t n_depth;           /* -d: tokens already in the cache before each test */
+static const int32_t *depth_ids;
+
+/* an empty cache, then the -d tokens (not timed, nor counted in --verbose's per-op times) */
+static int fill_depth(seek_session *s) {
     seek_session_reset(s);
+    if (n_depth <= 0) return 0;
+    double op_time[SEEK_OP_COUNT];
+    memcpy(op_time, s->ctx->op_time, sizeof op_time);
+    const int rc = seek_session_feed(s, depth_ids, n_depth, NULL) ? -1 : 0;
+    memcpy(s->ctx->op_time, op_time, sizeof op_time);
+    return rc;
+}
+
+static double run_pp(seek_session *s, const int32_t *ids, int32_t n) {
+    if (fill_depth(s)) return -1;
     double t0 = now_seconds();
     if (seek_session_feed(s, ids, n, NULL)) return -1;
     return now_seconds() - t0;
 }
 
 static double run_tg(seek_session *s, const int32_t *ids, int32_t n) {
-    seek_session_reset(s);
+    if (fill_depth(s)) return -1;
     double t0 = now_seconds();
     for (int32_t i = 0; i < n; i++)
         if (seek_session_push(s, ids[i])) return -1;
@@ -34,13 +48,23 @@ static seek_batch par_batch;
 static double run_tg_parallel(seek_session *s, const int32_t *ids, int32_t n) {
     seek_context *ctx = s->ctx;
     const int32_t V = (int32_t)ctx->model->hp.n_vocab;
-    for (int32_t q = 0; q < n_parallel; q++) seek_seq_truncate(ctx, q, 0);
+    double op_time[SEEK_OP_COUNT];
+    memcpy(op_time, ctx->op_time, sizeof op_time);
+    for (int32_t q = 0; q < n_parallel; q++) {
+        seek_seq_truncate(ctx, q, 0);
+        for (int32_t i0 = 0; i0 < n_depth; i0 += par_batch.cap) { /* each sequence's -d tokens (not timed) */
+            seek_batch_clear(&par_batch);
+            for (int32_t i = i0; i < n_depth && i < i0 + par_batch.cap; i++) seek_batch_add(&par_batch, depth_ids[i], i, q, false);
+            if (seek_decode(ctx, &par_batch)) return -1;
+        }
+    }
+    memcpy(ctx->op_time, op_time, sizeof op_time);
     double t0 = now_seconds();
     int32_t next[256];
     for (int32_t q = 0; q < n_parallel; q++) next[q] = ids[q % n];
     for (int32_t i = 0; i < n; i++) {
         seek_batch_clear(&par_batch);
-        for (int32_t q = 0; q < n_parallel; q++) seek_batch_add(&par_batch, next[q], i, q, true);
+        for (int32_t q = 0; q < n_parallel; q++) seek_batch_add(&par_batch, next[q], n_depth + i, q, true);
         if (seek_decode(ctx, &par_batch)) return -1;
         for (int32_t q = 0; q < n_parallel; q++) { /* greedy, as a server samples each row */
             const float *l = seek_get_logits(ctx, q);
@@ -71,16 +95,19 @@ int cmd_bench(int argc, char **argv) {
     if (!m) return 1;
     int32_t need = o.n_prompt_bench > o.n_gen_bench ? o.n_prompt_bench : o.n_gen_bench;
     n_parallel = o.n_parallel;
-    if (o.n_ctx <= 0) o.n_ctx = need + 16 + (n_parallel > 1 ? n_parallel * (o.n_gen_bench + 16) : 0);
+    n_depth = o.n_depth;
+    if (o.n_ctx <= 0) o.n_ctx = n_depth + need + 16 + (n_parallel > 1 ? n_parallel * (n_depth + o.n_gen_bench + 16) : 0);
     if (o.n_batch <= 0) o.n_batch = o.n_prompt_bench > 0 ? o.n_prompt_bench : 512;
     if (o.n_batch < n_parallel) o.n_batch = n_parallel;
     seek_context *ctx = opts_new_context_seqs(&o, m, n_parallel > 1 ? n_parallel : 1);
     seek_session s = {0};
     int rc = 1;
-    int32_t *ids = malloc((size_t)(need + 1) * sizeof(int32_t));
-    if (!ctx || !ids || seek_session_init(&s, ctx, 0) || (n_parallel && seek_batch_init(&par_batch, n_parallel))) goto done;
+    int32_t *ids = malloc((size_t)(need + n_depth + 1) * sizeof(int32_t));
+    if (!ctx || !ids || seek_session_init(&s, ctx, 0) || (n_parallel && seek_batch_init(&par_batch, n_parallel > 256 ? n_parallel : 256)))
+        goto done;
     uint64_t rng = 1234;
-    for (int32_t i = 0; i < need; i++) ids[i] = (int32_t)(seek_rng_uniform(&rng) * (float)(m->hp.n_vocab - 1));
+    for (int32_t i = 0; i < need + n_depth; i++) ids[i] = (int32_t)(seek_rng_uniform(&rng) * (float)(m->hp.n_vocab - 1));
+    depth_ids = ids + need;
     const int64_t n_params = seek_model_n_params(m);
     const double bpw = n_params ? 8.0 * (double)m->weight_bytes / (double)n_params : 0; /* bits per weight, as seek info */
     char model_type[96];
@@ -115,8 +142,9 @@ int cmd_bench(int argc, char **argv) {
         double avg = sum / o.reps, sd = o.reps > 1 ? sqrt(fmax(0, (sum2 - o.reps * avg * avg) / (o.reps - 1))) : 0;
         double navg = nsum / o.reps, nsd = o.reps > 1 ? sqrt(fmax(0, (nsum2 - o.reps * navg * navg) / (o.reps - 1))) : 0;
         char test[32];
-        if (kind == 2) snprintf(test, sizeof test, "tg%d x %d", n, n_parallel);
-        else snprintf(test, sizeof test, "%s%d", kind == 0 ? "pp" : "tg", n);
+        int tl = kind == 2 ? snprintf(test, sizeof test, "tg%d x %d", n, n_parallel)
+                           : snprintf(test, sizeof test, "%s%d", kind == 0 ? "pp" : "tg", n);
+        if (n_depth > 0 && tl > 0 && (size_t)tl < sizeof test) snprintf(test + tl, sizeof test - (size_t)tl, " @ d%d", n_depth);
         if (o.json) {
             printf("{\"build_commit\": \"seek-%s\", \"model_filename\": \"%s\", \"model_type\": \"%s\", \"model_size\": %zu, "
                    "\"active_size\": %zu, \"model_n_params\": %lld, \"bits_per_weight\": %.4f, \"n_batch\": %d, \"n_threads\": %d, \"cpu_info\": \"%s\", \"n_prompt\": %d, "

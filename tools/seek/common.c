@@ -61,7 +61,8 @@ static void print_help(const char *cmd) {
            "  -ctk, --cache-type-k T  KV cache keys: f16 (default, half the memory) or f32\n"
            "  -ctv, --cache-type-v T  KV cache values: f16 (default) or f32\n"
            "  bench: -p N (prompt tokens, 512), -n N (generated tokens, 128), -r N (repetitions, 5), --json,\n"
-           "         -np N (also tg with N sequences decoding at once: one batch of N per step, N logit rows)\n",
+           "         -np N (also tg with N sequences decoding at once: one batch of N per step, N logit rows),\n"
+           "         -d N (N tokens already in the cache before each test, as llama-bench -d)\n",
            cmd, SEEK_DEFAULT_MODEL_NAME);
 }
 
@@ -115,6 +116,7 @@ bool opts_parse(seek_opts *o, int argc, char **argv, const char *cmd) {
         else if (IS("-b", "--batch-size")) { NEED(); if (!parse_int(a, v, 1, 1 << 16, &o->n_batch)) return false; }
         else if (IS("-r", "--repetitions")) { NEED(); if (!parse_int(a, v, 1, 1000, &o->reps)) return false; }
         else if (bench && IS("-np", "--parallel")) { NEED(); if (!parse_int(a, v, 1, 256, &o->n_parallel)) return false; }
+        else if (bench && IS("-d", "--n-depth")) { NEED(); if (!parse_int(a, v, 0, 1 << 20, &o->n_depth)) return false; }
         else if (IS("--temp", "--temp")) { NEED(); if (!parse_float(a, v, 0, 100, &o->sp.temp)) return false; }
         else if (IS("--top-k", "--top-k")) { NEED(); if (!parse_int(a, v, 0, 1 << 24, &o->sp.top_k)) return false; }
         else if (IS("--top-p", "--top-p")) { NEED(); if (!parse_float(a, v, 0, 1, &o->sp.top_p)) return false; }

@@ -32,6 +32,7 @@ typedef struct {
     /* bench */
     int32_t n_prompt_bench, n_gen_bench, reps;
     int32_t n_parallel; /* bench: sequences decoding together (tg N x np), 0: none */
+    int32_t n_depth;    /* bench -d: tokens in the cache before each test (llama-bench's -d) */
     bool json;
     const char *positional;  /* first positional argument (seek info MODEL) */
 } seek_opts;
