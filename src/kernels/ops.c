@@ -8,6 +8,60 @@
 #include "kernels/quant.h"
 #include "kernels/vec.h"
 
+/* The activations in the type the weights' kernels want (quantized once per input): returns
+ * the rows and sets *act_row to their stride. */
+static const void *act_for(const seek_exec *ex, const seek_type_kernels *k, int64_t n, seek_act *a, size_t *act_row) {
+    if (k->act_type == SEEK_TYPE_F32) {
+        *act_row = (size_t)n * sizeof(float);
+        return a->x;
+    }
+    *act_row = seek_dtype_row_bytes(k->act_type, n);
+    if (a->type != k->act_type) {
+        const seek_type_kernels *qa = seek_kernels(k->act_type);
+        int64_t lo, hi;
+        seek_split(a->n_tok, ex->ith, ex->nth, &lo, &hi);
+        for (int64_t t = lo; t < hi; t++) qa->from_float(a->x + t * n, (char *)a->buf + t * *act_row, n);
+        a->type = k->act_type;
+        seek_pool_barrier(ex);
+    }
+    return a->buf;
+}
+
+static bool is_packed(const seek_weight *w, const seek_type_kernels *k) {
+    return w->packed && w->packed_by == k->repack && k->gemm_packed;
+}
+
+void op_matmul_n(const seek_exec *ex, int n_w, float *const *out, const int64_t *out_stride, const seek_weight *const *w,
+                 seek_act *a) {
+    const seek_type_kernels *k = seek_kernels(w[0]->type);
+    const int64_t n = w[0]->ne[0];
+    bool fuse = !a->row_f32 && n_w <= 4;
+    int64_t panels = 0, first[5];
+    for (int i = 0; i < n_w && fuse; i++) {
+        fuse = w[i]->type == w[0]->type && w[i]->ne[0] == n && is_packed(w[i], k);
+        first[i] = panels;
+        panels += w[i]->ne[1] / (fuse ? k->repack_rows : 1);
+    }
+    if (!fuse) {
+        for (int i = 0; i < n_w; i++) op_matmul(ex, out[i], out_stride[i], w[i], a);
+        return;
+    }
+    first[n_w] = panels;
+    size_t act_row;
+    const void *act = act_for(ex, k, n, a, &act_row);
+    int64_t lo, hi; /* this thread's panels of all the weights, counted in order */
+    seek_split(panels, ex->ith, ex->nth, &lo, &hi);
+    const int64_t pr = k->repack_rows;
+    for (int i = 0; i < n_w; i++) {
+        const int64_t p0 = lo > first[i] ? lo : first[i], p1 = hi < first[i + 1] ? hi : first[i + 1];
+        if (p0 >= p1) continue;
+        const int64_t r0 = (p0 - first[i]) * pr, r1 = (p1 - first[i]) * pr;
+        k->gemm_packed(n, out[i] + r0, out_stride[i], (const char *)w[i]->packed + r0 * w[i]->row_bytes, w[i]->row_bytes, r1 - r0,
+                       act, act_row, a->n_tok);
+    }
+    seek_pool_barrier(ex);
+}
+
 void op_matmul(const seek_exec *ex, float *out, int64_t out_stride, const seek_weight *w, seek_act *a) {
     const seek_type_kernels *k = seek_kernels(w->type);
     const int64_t n = w->ne[0], rows = w->ne[1], n_tok = a->n_tok;
@@ -25,20 +79,9 @@ void op_matmul(const seek_exec *ex, float *out, int64_t out_stride, const seek_w
         seek_pool_barrier(ex);
         return;
     }
-    if (k->act_type != SEEK_TYPE_F32) {
-        act_row = seek_dtype_row_bytes(k->act_type, n);
-        if (a->type != k->act_type) {
-            const seek_type_kernels *qa = seek_kernels(k->act_type);
-            int64_t lo, hi;
-            seek_split(n_tok, ex->ith, ex->nth, &lo, &hi);
-            for (int64_t t = lo; t < hi; t++) qa->from_float(a->x + t * n, (char *)a->buf + t * act_row, n);
-            a->type = k->act_type;
-            seek_pool_barrier(ex);
-        }
-        act = a->buf;
-    }
+    act = act_for(ex, k, n, a, &act_row);
     int64_t lo, hi;
-    if (w->packed && w->packed_by == k->repack && k->gemm_packed) { /* whole panels per thread */
+    if (is_packed(w, k)) { /* whole panels per thread */
         const int64_t pr = k->repack_rows;
         seek_split(rows / pr, ex->ith, ex->nth, &lo, &hi);
         lo *= pr, hi *= pr;

@@ -41,6 +41,11 @@ static inline void act_set(seek_act *a, const float *x, int64_t n_tok, int64_t n
 /* out[t][r] = sum_k w[r][k] * a->x[t][k] for t < n_tok, r < w->ne[1]; rows of w split across
  * threads. out is (n_tok, w->ne[1]) with row stride out_stride. */
 void op_matmul(const seek_exec *ex, float *out, int64_t out_stride, const seek_weight *w, seek_act *a);
+/* op_matmul for n_w (<= 4) weights on the same input (Q, K, V; gate and up): when all are
+ * repacked the same way their panels are split across the threads as one matrix, with one
+ * barrier (otherwise one op_matmul each). Each output is what op_matmul gives it. */
+void op_matmul_n(const seek_exec *ex, int n_w, float *const *out, const int64_t *out_stride, const seek_weight *const *w,
+                 seek_act *a);
 
 /* out[t] = in[t] / rms(in[t]) * w, rows of length n. */
 void op_rmsnorm(const seek_exec *ex, float *out, const float *in, const float *w, int64_t n_tok, int64_t n, float eps);

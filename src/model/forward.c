@@ -28,14 +28,23 @@ void fwd_matmul(fwd_state *f, float *out, int64_t out_stride, const seek_weight 
     f->observed_gen = f->act.gen;
 }
 
+/* Several matmuls on the current input: one split and one barrier for all when they allow it
+ * (op_matmul_n); one by one while a calibration observes each product. */
+static void fwd_matmul_n(fwd_state *f, int n_w, float *const *out, const int64_t *out_stride, const seek_weight *const *w) {
+    if (f->ctx->observe) {
+        for (int i = 0; i < n_w; i++) fwd_matmul(f, out[i], out_stride[i], w[i]);
+        return;
+    }
+    op_matmul_n(f->ex, n_w, out, out_stride, w, &f->act);
+}
+
 void fwd_swiglu_ffn(fwd_state *f, float *out, const seek_weight *gate, const seek_weight *up, const seek_weight *down,
                     const float *xn, int64_t n_tok) {
     seek_context *ctx = f->ctx;
     const int64_t ff = gate->ne[1];
     /* g = silu(xn Wg^T) * (xn Wu^T) (one quantization of xn for both) */
     act_set(&f->act, xn, n_tok, gate->ne[0]);
-    fwd_matmul(f, ctx->ffn_g, ff, gate);
-    fwd_matmul(f, ctx->ffn_u, ff, up);
+    fwd_matmul_n(f, 2, (float *const[]){ctx->ffn_g, ctx->ffn_u}, (const int64_t[]){ff, ff}, (const seek_weight *const[]){gate, up});
     fwd_mark(f, SEEK_OP_MATMUL);
     op_swiglu(f->ex, ctx->ffn_g, ctx->ffn_u, n_tok, ff);
     fwd_mark(f, SEEK_OP_OTHER);
@@ -54,9 +63,8 @@ static void attn_gqa(fwd_state *f, const seek_layer *L, int64_t il) {
     const seek_attn_shape shape = {hp->n_head, hp->n_head_kv, hd, hd, hp->kq_scale, hp->alibi, hp->window, hp->xl_mem, hp->xl_seg};
     /* q = xn Wq^T + bq, k = xn Wk^T + bk, v = xn Wv^T + bv (one quantization of xn) */
     act_set(&f->act, ctx->xn, n, hp->dim);
-    fwd_matmul(f, ctx->q, q_dim, &L->wq);
-    fwd_matmul(f, ctx->k, kv_dim, &L->wk);
-    fwd_matmul(f, ctx->v, kv_dim, &L->wv);
+    fwd_matmul_n(f, 3, (float *const[]){ctx->q, ctx->k, ctx->v}, (const int64_t[]){q_dim, kv_dim, kv_dim},
+                 (const seek_weight *const[]){&L->wq, &L->wk, &L->wv});
     fwd_mark(f, SEEK_OP_MATMUL);
     if (L->bq.data) {
         op_add_bias(ex, ctx->q, L->bq.data, n, q_dim);
