@@ -452,6 +452,43 @@ static void check_fp16_helpers(void) {
 #endif
 }
 
+/* rows of random values through k's from_float, stride bytes apart */
+static void random_rows(const seek_type_kernels *k, float *x, int64_t n, uint8_t *dst, size_t stride, int64_t rows) {
+    for (int64_t r = 0; r < rows; r++) {
+        fill_row(x, n);
+        k->from_float(x, dst + r * stride, n);
+    }
+}
+
+/* how many outputs of a product (out[t * out_stride + r]) are not bit for bit what vec_dot gives */
+static int differ_from_vec_dot(const seek_type_kernels *k, int64_t n, const float *out, int64_t out_stride, const uint8_t *w,
+                               size_t wrow, int64_t nr, const uint8_t *a, size_t arow, int64_t nt) {
+    int bad = 0;
+    float want;
+    for (int64_t t = 0; t < nt; t++)
+        for (int64_t r = 0; r < nr; r++) {
+            k->vec_dot(n, &want, w + r * wrow, a + t * arow);
+            bad += memcmp(&want, &out[t * out_stride + r], sizeof want) != 0;
+        }
+    return bad;
+}
+
+/* gemm (reading wg: w itself, or w repacked) over the first nr rows for every nr in row_counts
+ * and 1 .. toks activation rows: every output must be what vec_dot gives on w */
+static void check_tiles(const char *what, seek_isa isa, seek_dtype t, const seek_type_kernels *k, seek_gemm_fn gemm,
+                        const uint8_t *wg, const uint8_t *w, size_t wrow, int64_t rows, const int64_t *row_counts, size_t n_counts,
+                        const uint8_t *a, size_t arow, int64_t toks, int64_t n) {
+    float *out = malloc((size_t)(rows * toks) * sizeof(float));
+    for (size_t ri = 0; ri < n_counts; ri++)
+        for (int64_t nt = 1, nr = row_counts[ri]; nt <= toks; nt++) {
+            gemm(n, out, rows, wg, wrow, nr, a, arow, nt);
+            const int bad = differ_from_vec_dot(k, n, out, rows, w, wrow, nr, a, arow, nt);
+            CHECK(bad == 0, "%s %s %s %lldx%lld: %d outputs differ from vec_dot", seek_isa_name(isa), seek_dtype_name(t), what,
+                  (long long)nr, (long long)nt, bad);
+        }
+    free(out);
+}
+
 /* gemm (tiled products) must give every output bit-identically to its own table's vec_dot,
  * whatever the numbers of rows and tokens, so that batching never changes a result. */
 static void check_gemm(void) {
@@ -467,28 +504,10 @@ static void check_gemm(void) {
             const seek_type_kernels *ka = seek_kernels_for(k->act_type, (seek_isa)isa);
             const size_t wrow = seek_dtype_row_bytes(types[ti], n), arow = seek_dtype_row_bytes(k->act_type, n);
             uint8_t *w = malloc(wrow * rows), *a = malloc(arow * toks);
-            for (int64_t r = 0; r < rows; r++) {
-                fill_row(x, n);
-                k->from_float(x, w + r * wrow, n);
-            }
-            for (int64_t t = 0; t < toks; t++) {
-                fill_row(x, n);
-                ka->from_float(x, a + t * arow, n);
-            }
-            float *out = malloc((size_t)(rows * toks) * sizeof(float)), want;
-            for (size_t ri = 0; ri < sizeof row_counts / sizeof row_counts[0]; ri++)
-                for (int64_t nt = 1, nr = row_counts[ri]; nt <= toks; nt++) {
-                    k->gemm(n, out, rows, w, wrow, nr, a, arow, nt);
-                    int bad = 0;
-                    for (int64_t t = 0; t < nt; t++)
-                        for (int64_t r = 0; r < nr; r++) {
-                            k->vec_dot(n, &want, w + r * wrow, a + t * arow);
-                            bad += memcmp(&want, &out[t * rows + r], sizeof want) != 0;
-                        }
-                    CHECK(bad == 0, "%s %s gemm %lldx%lld: %d outputs differ from vec_dot", seek_isa_name((seek_isa)isa),
-                          seek_dtype_name(types[ti]), (long long)nr, (long long)nt, bad);
-                }
-            free(out);
+            random_rows(k, x, n, w, wrow, rows);
+            random_rows(ka, x, n, a, arow, toks);
+            check_tiles("gemm", (seek_isa)isa, types[ti], k, k->gemm, w, w, wrow, rows, row_counts,
+                        sizeof row_counts / sizeof row_counts[0], a, arow, toks, n);
             free(w);
             free(a);
         }
@@ -496,7 +515,8 @@ static void check_gemm(void) {
 }
 
 /* Weights repacked at load (gemm_packed) must give every output bit-identically to vec_dot on
- * the rows as they were: 136 rows are 17 panels of 8, one more than a row block. */
+ * the rows as they were: 136 rows are 17 panels of 8, one more than a row block; 11 tokens take
+ * the decode path (up to 6) and the tiled one (Q5_0: with its panels expanded to bytes). */
 static void check_gemm_packed(void) {
     const int64_t n = 1280, rows = 136, toks = 11, row_counts[] = {8, 64, 128, 136};
     float *x = malloc((size_t)n * sizeof(float));
@@ -508,37 +528,20 @@ static void check_gemm_packed(void) {
             const seek_type_kernels *ka = seek_kernels_for(k->act_type, (seek_isa)isa);
             const size_t wrow = seek_dtype_row_bytes((seek_dtype)ti, n), arow = seek_dtype_row_bytes(k->act_type, n);
             uint8_t *w = malloc(wrow * rows), *wp = malloc(wrow * rows), *a = malloc(arow * toks);
-            for (int64_t r = 0; r < rows; r++) {
-                fill_row(x, n);
-                k->from_float(x, w + r * wrow, n);
-            }
-            for (int64_t t = 0; t < toks; t++) {
-                fill_row(x, n);
-                ka->from_float(x, a + t * arow, n);
-            }
+            random_rows(k, x, n, w, wrow, rows);
+            random_rows(ka, x, n, a, arow, toks);
             CHECK(!k->repack(n, k->repack_rows + 1, wp, w), "%s repack refuses a partial panel", seek_dtype_name((seek_dtype)ti));
             CHECK(k->repack(n, rows, wp, w), "%s repack", seek_dtype_name((seek_dtype)ti));
-            float *out = malloc((size_t)(rows * toks) * sizeof(float)), want;
-            for (size_t ri = 0; ri < sizeof row_counts / sizeof row_counts[0]; ri++)
-                for (int64_t nt = 1, nr = row_counts[ri]; nt <= toks; nt++) {
-                    k->gemm_packed(n, out, rows, wp, wrow, nr, a, arow, nt);
-                    int bad = 0;
-                    for (int64_t t = 0; t < nt; t++)
-                        for (int64_t r = 0; r < nr; r++) {
-                            k->vec_dot(n, &want, w + r * wrow, a + t * arow);
-                            bad += memcmp(&want, &out[t * rows + r], sizeof want) != 0;
-                        }
-                    CHECK(bad == 0, "%s %s packed gemm %lldx%lld: %d outputs differ from vec_dot", seek_isa_name((seek_isa)isa),
-                          seek_dtype_name((seek_dtype)ti), (long long)nr, (long long)nt, bad);
-                }
+            check_tiles("packed gemm", (seek_isa)isa, (seek_dtype)ti, k, k->gemm_packed, wp, w, wrow, rows, row_counts,
+                        sizeof row_counts / sizeof row_counts[0], a, arow, toks, n);
             n_checked++;
-            free(out);
             free(w);
             free(wp);
             free(a);
         }
 #if defined(__x86_64__)
-    if (seek_cpu_best_isa() >= SEEK_ISA_AVX2) CHECK(n_checked >= 2, "q4_0 and q4_1 have packed kernels (%d tables)", n_checked);
+    if (seek_cpu_best_isa() >= SEEK_ISA_AVX2)
+        CHECK(n_checked >= 4, "q4_0, q4_1, q5_0 and q8_0 have packed kernels (%d tables)", n_checked);
 #endif
     free(x);
 }
