@@ -4,7 +4,8 @@
  * Each token's arithmetic does not depend on its batch neighbours (matmuls are per row, attention
  * per entry over its own sequence's blocks), so we expect bit-identical results; the stated
  * tolerance (1e-4 absolute on logits of magnitude ~30) only leaves room for future kernels that
- * tile several tokens at once and sum in another order. */
+ * tile several tokens at once and sum in another order. Both with an f32 and an f16 KV cache; and
+ * the weights repacked at load give the logits the file's layout gives, bit for bit. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -124,6 +125,24 @@ static void run(seek_model *m, seek_dtype kt) {
     for (int s = 0; s < N_SEQ; s++) free(last_alone[s]);
 }
 
+/* The prompt's logits (every position) from a fresh context over m. */
+static float *prompt_logits(const seek_model *m, const int32_t *ids, int32_t n) {
+    seek_context *c;
+    seek_context_params p = {.n_ctx = 256, .n_threads = 2, .n_batch = 16}; /* chunks of 16: the tiled kernels */
+    if (seek_context_init(&c, m, &p)) return NULL;
+    const int64_t V = m->hp.n_vocab;
+    float *out = malloc((size_t)(n * V) * sizeof(float));
+    seek_batch b;
+    seek_batch_init(&b, 128);
+    for (int32_t i = 0; i < n; i++) seek_batch_add(&b, ids[i], i, 0, true);
+    if (seek_decode(c, &b) == SEEK_OK)
+        for (int32_t i = 0; i < n; i++) memcpy(out + i * V, seek_get_logits(c, i), (size_t)V * sizeof(float));
+    else free(out), out = NULL;
+    seek_batch_free(&b);
+    seek_context_free(c);
+    return out;
+}
+
 int main(void) {
     char path[4096];
     seek_model *m = NULL;
@@ -133,6 +152,19 @@ int main(void) {
     }
     run(m, SEEK_TYPE_F32);
     run(m, SEEK_TYPE_F16);
+
+    /* weights repacked at load (Q4_1 and Q8_0 here) give the same bits as the file's layout */
+    int32_t ids[128];
+    const int32_t n = (int32_t)seek_tokenize(m->tok, prompts[0], strlen(prompts[0]), true, false, ids, 128);
+    seek_model *plain = NULL;
+    setenv("SEEK_REPACK", "0", 1);
+    CHECK(seek_model_load(&plain, path) == SEEK_OK, "load without repacking");
+    unsetenv("SEEK_REPACK");
+    CHECK(m->packed_bytes > 0 && plain && plain->packed_bytes == 0, "repacked %zu bytes, then none", m->packed_bytes);
+    float *a = prompt_logits(m, ids, n), *b = plain ? prompt_logits(plain, ids, n) : NULL;
+    CHECK(a && b && !memcmp(a, b, (size_t)(n * m->hp.n_vocab) * sizeof(float)), "logits with and without repacked weights differ");
+    free(a), free(b);
+    seek_model_free(plain);
     seek_model_free(m);
     return check_summary("test_batch");
 }
