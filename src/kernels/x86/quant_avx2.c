@@ -696,16 +696,29 @@ ALWAYS_INLINE void pk_prep(int T, int64_t nb, pk_acts *p, const uint8_t *a, size
         }
 }
 
+/* Vector v of a Q4 / Q5_0 panel block as bytes: lo = values 4v .. 4v+3 of the 8 rows, hi =
+ * values 16+4v .. 16+4v+3. Q5_0 (five): byte 4r + j takes byte r of the 8 fifth-bit bytes, then
+ * bit j (the low nibble's value) or 4 + j (the high nibble's). */
+ALWAYS_INLINE void pk_unpack(const uint8_t *pb, int v, const bool five, __m256i *lo, __m256i *hi) {
+    const __m256i m4 = _mm256_set1_epi8(0x0f), raw = _mm256_loadu_si256((const __m256i *)(pb + 32 * v));
+    *lo = _mm256_and_si256(raw, m4);
+    *hi = _mm256_and_si256(_mm256_srli_epi16(raw, 4), m4);
+    if (!five) return;
+    const __m256i spread = _mm256_setr_epi8(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3, 4, 4, 4, 4, 5, 5, 5, 5, 6, 6, 6, 6, 7, 7, 7, 7);
+    const __m256i bit_lo = _mm256_set1_epi32(0x08040201), bit_hi = _mm256_set1_epi32((int)0x80402010u), b4 = _mm256_set1_epi8(0x10);
+    int64_t h8;
+    memcpy(&h8, pb + 128 + 8 * v, 8);
+    const __m256i hb = _mm256_shuffle_epi8(_mm256_set1_epi64x(h8), spread);
+    *lo = _mm256_or_si256(*lo, _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(hb, bit_lo), bit_lo), b4));
+    *hi = _mm256_or_si256(*hi, _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(hb, bit_hi), bit_hi), b4));
+}
+
 /* One panel x T activation rows (prepared in p). */
 ALWAYS_INLINE void pk_panel(const int T, int64_t nb, float *out, int64_t os, const uint8_t *panel, const uint8_t *y, size_t as,
                             const pk_acts *p, const pk_kind k) {
     const size_t pbytes = PK_ROWS * pk_block(k), ab = pk_act_block(k), qa = pk_act_qs(k);
     const size_t d_at = pk_d_at(k);
-    const __m256i m4 = _mm256_set1_epi8(0x0f), ones = _mm256_set1_epi16(1);
-    /* Q5_0: byte 4r + j of a vector takes byte r of the 8 fifth-bit bytes, then bit j (low
-     * nibble's value) or 4 + j (high nibble's) */
-    const __m256i spread = _mm256_setr_epi8(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3, 4, 4, 4, 4, 5, 5, 5, 5, 6, 6, 6, 6, 7, 7, 7, 7);
-    const __m256i bit_lo = _mm256_set1_epi32(0x08040201), bit_hi = _mm256_set1_epi32((int)0x80402010u), b4 = _mm256_set1_epi8(0x10);
+    const __m256i ones = _mm256_set1_epi16(1);
     __m256 acc[PK_TOKS], sm[PK_TOKS];
     _Pragma("GCC unroll 8") for (int t = 0; t < T; t++) acc[t] = sm[t] = _mm256_setzero_ps();
     for (int64_t b = 0; b < nb; b++) {
@@ -739,15 +752,8 @@ ALWAYS_INLINE void pk_panel(const int T, int64_t nb, float *out, int64_t os, con
         } else {
             __m256i s16[PK_TOKS];
             _Pragma("GCC unroll 4") for (int v = 0; v < 4; v++) {
-                const __m256i raw = _mm256_loadu_si256((const __m256i *)(pb + 32 * v));
-                __m256i lo = _mm256_and_si256(raw, m4), hi = _mm256_and_si256(_mm256_srli_epi16(raw, 4), m4);
-                if (k == PK_Q5_0) {
-                    int64_t h8;
-                    memcpy(&h8, pb + 128 + 8 * v, 8);
-                    const __m256i hb = _mm256_shuffle_epi8(_mm256_set1_epi64x(h8), spread);
-                    lo = _mm256_or_si256(lo, _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(hb, bit_lo), bit_lo), b4));
-                    hi = _mm256_or_si256(hi, _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(hb, bit_hi), bit_hi), b4));
-                }
+                __m256i lo, hi;
+                pk_unpack(pb, v, k == PK_Q5_0, &lo, &hi);
                 _Pragma("GCC unroll 8") for (int t = 0; t < T; t++) {
                     const __m256i m = _mm256_add_epi16(_mm256_maddubs_epi16(lo, bcast32(ya + t * as + 4 * v)),
                                                        _mm256_maddubs_epi16(hi, bcast32(ya + t * as + 16 + 4 * v)));
@@ -785,20 +791,12 @@ typedef void (*pk_panel_fn)(int64_t nb, float *out, int64_t os, const uint8_t *p
 
 /* np Q5_0 panels of nb blocks -> the same panels with the levels as bytes (PK_Q5_0X) */
 static void pk_expand_q5(int64_t np, int64_t nb, uint8_t *dst, const uint8_t *src) {
-    const __m256i m4 = _mm256_set1_epi8(0x0f), b4 = _mm256_set1_epi8(0x10);
-    const __m256i spread = _mm256_setr_epi8(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3, 4, 4, 4, 4, 5, 5, 5, 5, 6, 6, 6, 6, 7, 7, 7, 7);
-    const __m256i bit_lo = _mm256_set1_epi32(0x08040201), bit_hi = _mm256_set1_epi32((int)0x80402010u);
     for (int64_t i = 0; i < np * nb; i++) {
         const uint8_t *pb = src + i * PK_ROWS * sizeof(block_q5_0);
         uint8_t *xb = dst + i * PK_ROWS * sizeof(block_q8_0);
         for (int v = 0; v < 4; v++) {
-            const __m256i raw = _mm256_loadu_si256((const __m256i *)(pb + 32 * v));
-            int64_t h8;
-            memcpy(&h8, pb + 128 + 8 * v, 8);
-            const __m256i hb = _mm256_shuffle_epi8(_mm256_set1_epi64x(h8), spread);
-            const __m256i lo = _mm256_or_si256(_mm256_and_si256(raw, m4), _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(hb, bit_lo), bit_lo), b4));
-            const __m256i hi = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(raw, 4), m4),
-                                               _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(hb, bit_hi), bit_hi), b4));
+            __m256i lo, hi;
+            pk_unpack(pb, v, true, &lo, &hi);
             _mm256_storeu_si256((__m256i *)(xb + 32 * v), lo);
             _mm256_storeu_si256((__m256i *)(xb + 32 * (v + 4)), hi);
         }
@@ -812,32 +810,28 @@ static void pk_gemm(int64_t n, float *out, int64_t os, const uint8_t *w, size_t 
     const int64_t nb = n / QK, np = nr / PK_ROWS;
     const size_t pstride = PK_ROWS * ws;
     pk_acts p;
-    const size_t xstride = (size_t)nb * PK_ROWS * sizeof(block_q8_0); /* an expanded panel */
-    uint8_t *x = expanded && nt > PK_TOKS ? b32_scratch_get(PK_ROW_BLOCK * xstride) : NULL;
-    if (x) { /* prefill: each row block expanded once, then every token tile */
-        for (int64_t i0 = 0; i0 < np; i0 += PK_ROW_BLOCK) {
-            const int64_t i1 = i0 + PK_ROW_BLOCK < np ? i0 + PK_ROW_BLOCK : np;
-            pk_expand_q5(i1 - i0, nb, x, w + i0 * pstride);
-            for (int64_t t0 = 0; t0 < nt; t0 += PK_TOKS) {
-                const int T = nt - t0 < PK_TOKS ? (int)(nt - t0) : PK_TOKS;
-                pk_prep(T, nb, &p, a + t0 * as, as, k);
-                for (int64_t i = i0; i < i1; i++)
-                    expanded[T](nb, out + t0 * os + i * PK_ROWS, os, x + (i - i0) * xstride, a + t0 * as, as, &p);
-            }
-        }
-        return;
-    }
     if (nt <= PK_TOKS) { /* decode: one prep, then every panel in file order */
         pk_prep((int)nt, nb, &p, a, as, k);
         for (int64_t i = 0; i < np; i++) panel[nt](nb, out + i * PK_ROWS, os, w + i * pstride, a, as, &p);
         return;
     }
+    /* prefill: row blocks stay in L2 while every token tile passes by; Q5_0's are expanded to
+     * bytes once per row block (into scratch, when there is memory for it) */
+    const size_t xstride = (size_t)nb * PK_ROWS * sizeof(block_q8_0); /* an expanded panel */
+    uint8_t *x = expanded ? b32_scratch_get(PK_ROW_BLOCK * xstride) : NULL;
     for (int64_t i0 = 0; i0 < np; i0 += PK_ROW_BLOCK) {
         const int64_t i1 = i0 + PK_ROW_BLOCK < np ? i0 + PK_ROW_BLOCK : np;
+        const uint8_t *blk = w + i0 * pstride;
+        size_t bstride = pstride;
+        const pk_panel_fn *fn = panel;
+        if (x) {
+            pk_expand_q5(i1 - i0, nb, x, blk);
+            blk = x, bstride = xstride, fn = expanded;
+        }
         for (int64_t t0 = 0; t0 < nt; t0 += PK_TOKS) {
             const int T = nt - t0 < PK_TOKS ? (int)(nt - t0) : PK_TOKS;
             pk_prep(T, nb, &p, a + t0 * as, as, k);
-            for (int64_t i = i0; i < i1; i++) panel[T](nb, out + t0 * os + i * PK_ROWS, os, w + i * pstride, a + t0 * as, as, &p);
+            for (int64_t i = i0; i < i1; i++) fn[T](nb, out + t0 * os + i * PK_ROWS, os, blk + (i - i0) * bstride, a + t0 * as, as, &p);
         }
     }
 }
