@@ -111,7 +111,6 @@ static void merge_state(const seek_vec_kernels *vk, float *acc, float *m, float 
 }
 
 typedef struct {
-    const seek_exec *ex;
     const seek_vec_kernels *vk;
     const seek_attn_shape *s;
     const seek_kv_cache *kv;
@@ -122,26 +121,57 @@ typedef struct {
     bool kh, vh;
 } attn_job;
 
-/* The softmax state of rows (t0..t1) x heads h0..h0+nh-1 (kv head g) over chunk c's keys:
- * acc (rows, vd), m, l (rows), from scratch; sc holds the scores (rows, SEEK_KV_BLOCK). */
-static void run_chunk(const attn_job *j, int64_t t0, int64_t t1, int64_t g, int64_t h0, int64_t nh, int32_t c, float *acc,
-                      float *mx, float *l, float *sc) {
+#define CHUNK_KEYS (ATT_CHUNK * SEEK_KV_BLOCK)
+static int32_t n_chunks(int32_t n_keys) { return (n_keys + CHUNK_KEYS - 1) / CHUNK_KEYS; }
+
+/* The end of the tile that starts at entry t0 (see op_attention) */
+static int64_t tile_end(const int32_t *seq, int64_t n_tok, int64_t t0) {
+    int64_t t1 = t0 + 1;
+    while (t1 < n_tok && t1 % ATT_TILE != 0 && seq[t1] == seq[t0]) t1++;
+    return t1;
+}
+
+/* Work item `item` of a tile: kv head *g, query heads h0 .. h0 + *nh - 1 */
+static void item_heads(int64_t item, int64_t rep, int64_t n_grp, int64_t hpi, int64_t *g, int64_t *h0, int64_t *nh) {
+    *g = item / n_grp;
+    *h0 = *g * rep + item % n_grp * hpi;
+    *nh = *g * rep + rep - *h0 < hpi ? *g * rep + rep - *h0 : hpi;
+}
+
+/* out's nh head rows of one token (vd apart) = the accumulators divided by their sums */
+static void write_rows(const seek_vec_kernels *vk, float *out, const float *acc, const float *l, int64_t nh, int64_t vd) {
+    for (int64_t r = 0; r < nh; r++) {
+        memcpy(out + r * vd, acc + r * vd, (size_t)vd * sizeof(float));
+        vk->scale(out + r * vd, 1.0f / l[r], vd);
+    }
+}
+
+/* The key and value rows of kv head g in the block holding position b0 of sequence seq */
+static void block_rows(const attn_job *j, int32_t seq, int32_t b0, int64_t g, const uint8_t **kb, const uint8_t **vb) {
+    const seek_kv_cache *kv = j->kv;
+    *kb = (const uint8_t *)seek_kv_k(kv, j->layer, seq, b0) + (size_t)(g * j->kd) * kv->k_esz;
+    *vb = (const uint8_t *)seek_kv_v(kv, j->layer, seq, b0) + (size_t)(g * j->v_head) * kv->v_esz;
+}
+
+/* The softmax state of rows (t0..t1) x heads h0..h0+nh-1 (kv head g) over chunk c's keys (of the
+ * tile's max_keys): acc (rows, vd), m, l (rows), from scratch; sc holds the scores (rows,
+ * SEEK_KV_BLOCK). */
+static void run_chunk(const attn_job *j, int64_t t0, int64_t t1, int32_t max_keys, int64_t g, int64_t h0, int64_t nh, int32_t c,
+                      float *acc, float *mx, float *l, float *sc) {
     const seek_attn_shape *s = j->s;
     const seek_kv_cache *kv = j->kv;
     const int64_t kd = j->kd, vd = j->vd;
     for (int64_t i = 0; i < (t1 - t0) * nh; i++) mx[i] = -INFINITY, l[i] = 0;
     memset(acc, 0, (size_t)((t1 - t0) * nh * vd) * sizeof(float));
-    int32_t max_keys = 0;
-    for (int64_t t = t0; t < t1; t++) max_keys = j->pos[t] + 1 > max_keys ? j->pos[t] + 1 : max_keys;
-    const int32_t b_end = (c + 1) * ATT_CHUNK * SEEK_KV_BLOCK < max_keys ? (c + 1) * ATT_CHUNK * SEEK_KV_BLOCK : max_keys;
+    const int32_t b_end = (c + 1) * CHUNK_KEYS < max_keys ? (c + 1) * CHUNK_KEYS : max_keys;
     const size_t k_bytes = (size_t)kd * kv->k_esz, v_bytes = (size_t)vd * kv->v_esz; /* one row of this kv head */
     const size_t k_stride = (size_t)kv->k_row * kv->k_esz, v_stride = (size_t)j->v_stride * kv->v_esz;
-    for (int32_t b0 = c * ATT_CHUNK * SEEK_KV_BLOCK; b0 < b_end; b0 += SEEK_KV_BLOCK) {
-        const uint8_t *kb = (const uint8_t *)seek_kv_k(kv, j->layer, j->seq[t0], b0) + (size_t)(g * kd) * kv->k_esz;
-        const uint8_t *vb = (const uint8_t *)seek_kv_v(kv, j->layer, j->seq[t0], b0) + (size_t)(g * j->v_head) * kv->v_esz;
+    for (int32_t b0 = c * CHUNK_KEYS; b0 < b_end; b0 += SEEK_KV_BLOCK) {
+        const uint8_t *kb, *vb;
+        block_rows(j, j->seq[t0], b0, g, &kb, &vb);
         if (b0 + SEEK_KV_BLOCK < max_keys) { /* the next block sits elsewhere in the cache: fetch it early */
-            const uint8_t *kn = (const uint8_t *)seek_kv_k(kv, j->layer, j->seq[t0], b0 + SEEK_KV_BLOCK) + (size_t)(g * kd) * kv->k_esz;
-            const uint8_t *vn = (const uint8_t *)seek_kv_v(kv, j->layer, j->seq[t0], b0 + SEEK_KV_BLOCK) + (size_t)(g * j->v_head) * kv->v_esz;
+            const uint8_t *kn, *vn;
+            block_rows(j, j->seq[t0], b0 + SEEK_KV_BLOCK, g, &kn, &vn);
             for (int r = 0; r < SEEK_KV_BLOCK; r++) {
                 for (size_t o = 0; o < k_bytes; o += 64) __builtin_prefetch(kn + r * k_stride + o);
                 if (kv->v)
@@ -175,7 +205,7 @@ void op_attention(const seek_exec *ex, float *out, const float *q, const seek_kv
     const int64_t kd = s->k_dim, vd = s->v_dim, rep = s->n_head / s->n_head_kv;
     const int64_t hpi = heads_per_item(s), n_grp = (rep + hpi - 1) / hpi; /* head groups per kv head */
     const int64_t o_row = s->n_head * vd;
-    const attn_job j = {ex, seek_vec(), s, kv, layer, q, seq, pos, kd, vd, s->n_head * kd, seek_kv_v_stride(kv), kv->v ? vd : 0,
+    const attn_job j = {seek_vec(), s, kv, layer, q, seq, pos, kd, vd, s->n_head * kd, seek_kv_v_stride(kv), kv->v ? vd : 0,
                         kv->k_type == SEEK_TYPE_F16, kv->v_type == SEEK_TYPE_F16};
     const int64_t rows = ATT_TILE * hpi;
     float *acc = scratch + ex->ith * per_thread_floats(s); /* (rows, vd): the running state */
@@ -192,8 +222,7 @@ void op_attention(const seek_exec *ex, float *out, const float *q, const seek_kv
     int64_t n_tiles = 0;
     bool single = true; /* every tile one query */
     for (int64_t t0 = 0, t1; t0 < n_tok; t0 = t1, n_tiles++) {
-        t1 = t0 + 1;
-        while (t1 < n_tok && t1 % ATT_TILE != 0 && seq[t1] == seq[t0]) t1++;
+        t1 = tile_end(seq, n_tok, t0);
         single &= t1 - t0 == 1;
     }
     const int64_t max_chunks = (kv->n_blocks + ATT_CHUNK - 1) / ATT_CHUNK;
@@ -201,60 +230,50 @@ void op_attention(const seek_exec *ex, float *out, const float *q, const seek_kv
     const int64_t slot = hpi * (vd + 2); /* one chunk state of one item in `partial` */
     int64_t w = 0; /* work units seen so far; thread ith takes every nth */
     for (int64_t t0 = 0, t1; t0 < n_tok; t0 = t1) {
-        t1 = t0 + 1;
-        while (t1 < n_tok && t1 % ATT_TILE != 0 && seq[t1] == seq[t0]) t1++;
+        t1 = tile_end(seq, n_tok, t0);
         int32_t max_keys = 0;
         for (int64_t t = t0; t < t1; t++) max_keys = pos[t] + 1 > max_keys ? pos[t] + 1 : max_keys;
-        const int32_t n_chunks = (max_keys + ATT_CHUNK * SEEK_KV_BLOCK - 1) / (ATT_CHUNK * SEEK_KV_BLOCK);
+        const int32_t nc = n_chunks(max_keys);
         for (int64_t item = 0; item < per_tok; item++) {
-            const int64_t g = item / n_grp, h0 = g * rep + item % n_grp * hpi;
-            const int64_t nh = g * rep + rep - h0 < hpi ? g * rep + rep - h0 : hpi; /* heads h0..h0+nh-1 */
+            int64_t g, h0, nh;
+            item_heads(item, rep, n_grp, hpi, &g, &h0, &nh);
             if (split) { /* every chunk its own unit; its state goes to `partial` */
                 float *pi = partial + (t0 * per_tok + item) * max_chunks * slot;
-                for (int32_t c = 0; c < n_chunks; c++) {
+                for (int32_t c = 0; c < nc; c++) {
                     if (w++ % ex->nth != ex->ith) continue;
                     float *pc = pi + c * slot;
-                    run_chunk(&j, t0, t1, g, h0, nh, c, pc, pc + nh * vd, pc + nh * vd + nh, sc);
+                    run_chunk(&j, t0, t1, max_keys, g, h0, nh, c, pc, pc + nh * vd, pc + nh * vd + nh, sc);
                 }
                 continue;
             }
             if (w++ % ex->nth != ex->ith) continue;
             const int64_t nr = (t1 - t0) * nh;
             for (int64_t i = 0; i < nr; i++) mx[i] = -INFINITY, l[i] = 0;
-            for (int32_t c = 0; c < n_chunks; c++) {
-                run_chunk(&j, t0, t1, g, h0, nh, c, acc_c, mx_c, l_c, sc);
+            for (int32_t c = 0; c < nc; c++) {
+                run_chunk(&j, t0, t1, max_keys, g, h0, nh, c, acc_c, mx_c, l_c, sc);
                 for (int64_t i = 0; i < nr; i++) merge_state(j.vk, acc + i * vd, &mx[i], &l[i], acc_c + i * vd, mx_c[i], l_c[i], vd);
             }
             for (int64_t t = t0; t < t1; t++)
-                for (int64_t r = 0; r < nh; r++) {
-                    const int64_t i = (t - t0) * nh + r;
-                    float *o = out + t * o_row + (h0 + r) * vd;
-                    memcpy(o, acc + i * vd, (size_t)vd * sizeof(float));
-                    j.vk->scale(o, 1.0f / l[i], vd);
-                }
+                write_rows(j.vk, out + t * o_row + h0 * vd, acc + (t - t0) * nh * vd, l + (t - t0) * nh, nh, vd);
         }
     }
     if (split) { /* every chunk state is written: merge each item's in key order */
         seek_pool_barrier(ex);
         w = 0;
         for (int64_t t = 0; t < n_tok; t++) {
-            const int32_t n_chunks = (pos[t] + 1 + ATT_CHUNK * SEEK_KV_BLOCK - 1) / (ATT_CHUNK * SEEK_KV_BLOCK);
+            const int32_t nc = n_chunks(pos[t] + 1);
             for (int64_t item = 0; item < per_tok; item++) {
                 if (w++ % ex->nth != ex->ith) continue;
-                const int64_t g = item / n_grp, h0 = g * rep + item % n_grp * hpi;
-                const int64_t nh = g * rep + rep - h0 < hpi ? g * rep + rep - h0 : hpi;
+                int64_t g, h0, nh;
+                item_heads(item, rep, n_grp, hpi, &g, &h0, &nh);
                 const float *pi = partial + (t * per_tok + item) * max_chunks * slot;
                 for (int64_t i = 0; i < nh; i++) mx[i] = -INFINITY, l[i] = 0;
-                for (int32_t c = 0; c < n_chunks; c++) {
+                for (int32_t c = 0; c < nc; c++) {
                     const float *pc = pi + c * slot;
                     for (int64_t i = 0; i < nh; i++)
                         merge_state(j.vk, acc + i * vd, &mx[i], &l[i], pc + i * vd, pc[nh * vd + i], pc[nh * vd + nh + i], vd);
                 }
-                for (int64_t r = 0; r < nh; r++) {
-                    float *o = out + t * o_row + (h0 + r) * vd;
-                    memcpy(o, acc + r * vd, (size_t)vd * sizeof(float));
-                    j.vk->scale(o, 1.0f / l[r], vd);
-                }
+                write_rows(j.vk, out + t * o_row + h0 * vd, acc, l, nh, vd);
             }
         }
     }
