@@ -43,7 +43,8 @@ static double run_tg(seek_session *s, const int32_t *ids, int32_t n) {
 }
 
 static int32_t n_parallel;
-static seek_batch par_batch;
+static seek_batch par_batch; /* BENCH_BATCH entries: a step of all sequences, or a piece of a -d fill */
+#define BENCH_BATCH 256      /* -np's upper bound in common.c */
 
 static double run_tg_parallel(seek_session *s, const int32_t *ids, int32_t n) {
     seek_context *ctx = s->ctx;
@@ -60,7 +61,7 @@ static double run_tg_parallel(seek_session *s, const int32_t *ids, int32_t n) {
     }
     memcpy(ctx->op_time, op_time, sizeof op_time);
     double t0 = now_seconds();
-    int32_t next[256];
+    int32_t next[BENCH_BATCH];
     for (int32_t q = 0; q < n_parallel; q++) next[q] = ids[q % n];
     for (int32_t i = 0; i < n; i++) {
         seek_batch_clear(&par_batch);
@@ -103,7 +104,7 @@ int cmd_bench(int argc, char **argv) {
     seek_session s = {0};
     int rc = 1;
     int32_t *ids = malloc((size_t)(need + n_depth + 1) * sizeof(int32_t));
-    if (!ctx || !ids || seek_session_init(&s, ctx, 0) || (n_parallel && seek_batch_init(&par_batch, n_parallel > 256 ? n_parallel : 256)))
+    if (!ctx || !ids || seek_session_init(&s, ctx, 0) || (n_parallel && seek_batch_init(&par_batch, BENCH_BATCH)))
         goto done;
     uint64_t rng = 1234;
     for (int32_t i = 0; i < need + n_depth; i++) ids[i] = (int32_t)(seek_rng_uniform(&rng) * (float)(m->hp.n_vocab - 1));
