@@ -31,27 +31,17 @@ static bool is_packed(const seek_weight *w, const seek_type_kernels *k) {
     return w->packed && w->packed_by == k->repack && k->gemm_packed;
 }
 
-void op_matmul_n(const seek_exec *ex, int n_w, float *const *out, const int64_t *out_stride, const seek_weight *const *w,
-                 seek_act *a) {
-    const seek_type_kernels *k = seek_kernels(w[0]->type);
-    const int64_t n = w[0]->ne[0];
-    bool fuse = !a->row_f32 && n_w <= 4;
-    int64_t panels = 0, first[5];
-    for (int i = 0; i < n_w && fuse; i++) {
-        fuse = w[i]->type == w[0]->type && w[i]->ne[0] == n && is_packed(w[i], k);
-        first[i] = panels;
-        panels += w[i]->ne[1] / (fuse ? k->repack_rows : 1);
-    }
-    if (!fuse) {
-        for (int i = 0; i < n_w; i++) op_matmul(ex, out[i], out_stride[i], w[i], a);
-        return;
-    }
-    first[n_w] = panels;
+/* n_w (<= 4) weights repacked by k, all rows ne[0] long, on one input: their panels split across
+ * the threads as one matrix, then one barrier. */
+static void matmul_panels(const seek_exec *ex, const seek_type_kernels *k, int n_w, float *const *out, const int64_t *out_stride,
+                          const seek_weight *const *w, seek_act *a) {
+    const int64_t n = w[0]->ne[0], pr = k->repack_rows;
+    int64_t first[5] = {0}; /* weight i's panels are [first[i], first[i + 1]) of them all */
+    for (int i = 0; i < n_w; i++) first[i + 1] = first[i] + w[i]->ne[1] / pr;
     size_t act_row;
     const void *act = act_for(ex, k, n, a, &act_row);
-    int64_t lo, hi; /* this thread's panels of all the weights, counted in order */
-    seek_split(panels, ex->ith, ex->nth, &lo, &hi);
-    const int64_t pr = k->repack_rows;
+    int64_t lo, hi; /* this thread's panels */
+    seek_split(first[n_w], ex->ith, ex->nth, &lo, &hi);
     for (int i = 0; i < n_w; i++) {
         const int64_t p0 = lo > first[i] ? lo : first[i], p1 = hi < first[i + 1] ? hi : first[i + 1];
         if (p0 >= p1) continue;
@@ -62,11 +52,21 @@ void op_matmul_n(const seek_exec *ex, int n_w, float *const *out, const int64_t 
     seek_pool_barrier(ex);
 }
 
+void op_matmul_n(const seek_exec *ex, int n_w, float *const *out, const int64_t *out_stride, const seek_weight *const *w,
+                 seek_act *a) {
+    const seek_type_kernels *k = seek_kernels(w[0]->type);
+    bool fuse = !a->row_f32 && n_w <= 4;
+    for (int i = 0; i < n_w && fuse; i++) fuse = w[i]->type == w[0]->type && w[i]->ne[0] == w[0]->ne[0] && is_packed(w[i], k);
+    if (fuse) {
+        matmul_panels(ex, k, n_w, out, out_stride, w, a);
+        return;
+    }
+    for (int i = 0; i < n_w; i++) op_matmul(ex, out[i], out_stride[i], w[i], a);
+}
+
 void op_matmul(const seek_exec *ex, float *out, int64_t out_stride, const seek_weight *w, seek_act *a) {
     const seek_type_kernels *k = seek_kernels(w->type);
     const int64_t n = w->ne[0], rows = w->ne[1], n_tok = a->n_tok;
-    const void *act = a->x;
-    size_t act_row = (size_t)n * sizeof(float);
     if (a->row_f32 && k->act_type != SEEK_TYPE_F32) {
         const seek_type_kernels *kf = seek_kernels(SEEK_TYPE_F32);
         float *wf = a->row_f32 + (int64_t)ex->ith * n;
@@ -79,18 +79,13 @@ void op_matmul(const seek_exec *ex, float *out, int64_t out_stride, const seek_w
         seek_pool_barrier(ex);
         return;
     }
-    act = act_for(ex, k, n, a, &act_row);
-    int64_t lo, hi;
     if (is_packed(w, k)) { /* whole panels per thread */
-        const int64_t pr = k->repack_rows;
-        seek_split(rows / pr, ex->ith, ex->nth, &lo, &hi);
-        lo *= pr, hi *= pr;
-        if (lo < hi)
-            k->gemm_packed(n, out + lo, out_stride, (const char *)w->packed + lo * w->row_bytes, w->row_bytes, hi - lo, act,
-                           act_row, n_tok);
-        seek_pool_barrier(ex);
+        matmul_panels(ex, k, 1, &out, &out_stride, &w, a);
         return;
     }
+    size_t act_row;
+    const void *act = act_for(ex, k, n, a, &act_row);
+    int64_t lo, hi;
     /* Cache blocking: a block of 16 weight rows stays in L1 while every activation row
      * passes by once, so activations are read from L2 once per block instead of once per row.
      * Kernels that block for the caches themselves get the thread's rows in one call. */
