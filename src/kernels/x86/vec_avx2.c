@@ -22,6 +22,10 @@ ALWAYS_INLINE __m256 ld8(const void *p, int64_t i, const bool h) {
 ALWAYS_INLINE float ld1(const void *p, int64_t i, const bool h) {
     return h ? seek_f16_to_f32(((const seek_f16 *)p)[i]) : ((const float *)p)[i];
 }
+/* the address of value i */
+ALWAYS_INLINE const void *at(const void *p, int64_t i, const bool h) {
+    return h ? (const void *)((const seek_f16 *)p + i) : (const void *)((const float *)p + i);
+}
 
 ALWAYS_INLINE float dot_gen(const float *x, const void *y, int64_t n, const bool h) {
     __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
@@ -87,8 +91,7 @@ ALWAYS_INLINE void scores_tile(const int R, float *s, int64_t s_stride, const fl
     }
     for (; j < nb; j++)
         for (int r = 0; r < R; r++)
-            s[r * s_stride + j] = dot_gen(q + r * q_stride, h ? (const void *)((const seek_f16 *)k + j * stride)
-                                                              : (const void *)((const float *)k + j * stride), n, h);
+            s[r * s_stride + j] = dot_gen(q + r * q_stride, at(k, j * stride, h), n, h);
 }
 
 static void scores_avx2(float *s, const float *q, const float *k, int64_t stride, int32_t nb, int64_t n) {
@@ -102,8 +105,7 @@ ALWAYS_INLINE void scores_rows_gen(float *s, int64_t s_stride, const float *q, i
     if (n % 8 != 0) { /* one dot product at a time */
         for (int32_t i = 0; i < nq; i++)
             for (int32_t j = 0; j < nb; j++)
-                s[i * s_stride + j] = dot_gen(q + i * q_stride, h ? (const void *)((const seek_f16 *)k + j * stride)
-                                                                  : (const void *)((const float *)k + j * stride), n, h);
+                s[i * s_stride + j] = dot_gen(q + i * q_stride, at(k, j * stride, h), n, h);
         return;
     }
 #define SCORES(R_) scores_tile(R_, s + i * s_stride, s_stride, q + i * q_stride, q_stride, k, stride, nb, n, h)
@@ -144,9 +146,7 @@ ALWAYS_INLINE void wsum_tile(const int R, float *acc, int64_t acc_stride, const 
     if (i < n)
         for (int r = 0; r < R; r++)
             for (int32_t j = 0; j < nb; j++)
-                axpy_gen(acc + r * acc_stride + i, p[r * p_stride + j],
-                         h ? (const void *)((const seek_f16 *)v + j * stride + i) : (const void *)((const float *)v + j * stride + i),
-                         n - i, h);
+                axpy_gen(acc + r * acc_stride + i, p[r * p_stride + j], at(v, j * stride + i, h), n - i, h);
 }
 
 static void weighted_sum_rows_avx2(float *acc, int64_t acc_stride, const float *p, int64_t p_stride, int32_t nr, const float *v,
