@@ -394,29 +394,29 @@ static void repack_weights(seek_model *m) {
     const char *env = getenv("SEEK_REPACK");
     if (!m->gguf->mapped || (env && strcmp(env, "0") == 0)) return;
     enum { PER_LAYER = 16 };
-    const int64_t n_w = m->hp.n_layer * PER_LAYER + 1;
-    seek_weight **ws = malloc((size_t)n_w * sizeof *ws);
+    const int64_t n_cand = m->hp.n_layer * PER_LAYER + 1;
+    seek_weight **ws = malloc((size_t)n_cand * sizeof *ws);
     if (!ws) return;
+    /* the weights op_matmul reads: the output matrix, then each layer's */
+    int64_t nc = 0;
+    ws[nc++] = &m->output;
+    for (int64_t il = 0; il < m->hp.n_layer; il++) {
+        seek_layer *L = &m->layers[il];
+        seek_weight *lw[PER_LAYER] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->w_gate, &L->w_up, &L->w_down, &L->wq_a, &L->wq_b,
+                                      &L->wkv_a, &L->gate_exps, &L->up_exps, &L->down_exps, &L->gate_shexp, &L->up_shexp,
+                                      &L->down_shexp};
+        memcpy(ws + nc, lw, sizeof lw);
+        nc += PER_LAYER;
+    }
+    /* ... of them, those a packed kernel takes */
     int64_t nw = 0;
     size_t total = 0;
-    for (int64_t il = 0; il <= m->hp.n_layer; il++) {
-        seek_layer *L = il < m->hp.n_layer ? &m->layers[il] : NULL;
-        seek_weight *cand[PER_LAYER] = {&m->output};
-        int nc = 1;
-        if (L) {
-            seek_weight *lw[PER_LAYER] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->w_gate, &L->w_up, &L->w_down, &L->wq_a, &L->wq_b,
-                                          &L->wkv_a, &L->gate_exps, &L->up_exps, &L->down_exps, &L->gate_shexp, &L->up_shexp,
-                                          &L->down_shexp};
-            memcpy(cand, lw, sizeof cand);
-            nc = PER_LAYER;
-        }
-        for (int i = 0; i < nc; i++) {
-            seek_weight *w = cand[i];
-            const seek_type_kernels *k = w->data ? seek_kernels(w->type) : NULL;
-            if (!k || !k->repack || !k->gemm_packed || w->ne[1] % k->repack_rows) continue;
-            ws[nw++] = w;
-            total += w->mat_bytes * (size_t)w->ne[2];
-        }
+    for (int64_t i = 0; i < nc; i++) {
+        seek_weight *w = ws[i];
+        const seek_type_kernels *k = w->data ? seek_kernels(w->type) : NULL;
+        if (!k || !k->repack || !k->gemm_packed || w->ne[1] % k->repack_rows) continue;
+        ws[nw++] = w;
+        total += w->mat_bytes * (size_t)w->ne[2];
     }
     uint8_t *buf = total ? seek_big_alloc(total) : NULL; /* huge pages where possible: fewer TLB misses */
     size_t off = 0;
