@@ -29,18 +29,43 @@ FIXTURES = ["llama", "qwen2", "deepseek_moe", "dsv2_lite", "dsv2", "dsv3", "dsv3
 SPECIAL = re.compile(r"<｜[^｜]*｜>|<\|[a-z_]+\|>")
 
 
+def seek_greedy(seek, gguf, prompt, n):
+    """`seek run --temp 0`'s continuation of prompt over n steps, special tokens dropped."""
+    out = subprocess.run([seek, "run", "-m", gguf, "-p", prompt, "-n", str(n), "--temp", "0"], capture_output=True,
+                         check=True).stdout.decode("utf-8", "replace")
+    return SPECIAL.sub("", out).strip()
+
+
 def greedy_agree(seek, llama_bin, gguf, prompt, n):
     """(llama.cpp loads it, greedy texts equal, a note): llama-simple and `seek run --temp 0`, n steps."""
-    ours = subprocess.run([seek, "run", "-m", gguf, "-p", prompt, "-n", str(n), "--temp", "0"], capture_output=True,
-                          check=True).stdout.decode("utf-8", "replace")
+    ours = seek_greedy(seek, gguf, prompt, n)
     r = subprocess.run([os.path.join(llama_bin, "llama-simple"), "-m", gguf, "-n", str(n), prompt], capture_output=True)
     if r.returncode != 0:
         why = [l for l in r.stderr.decode("utf-8", "replace").splitlines() if "error" in l][:1]
         return False, False, why[0].strip() if why else str(r.returncode)
     theirs = SPECIAL.sub("", r.stdout.decode("utf-8", "replace"))
     theirs = theirs[theirs.find(prompt) + len(prompt):] if prompt in theirs else theirs
-    same = SPECIAL.sub("", ours).strip() == theirs.strip()
-    return True, same, "" if same else repr(theirs.strip()[:40]) + " vs " + repr(ours.strip()[:40])
+    same = ours == theirs.strip()
+    return True, same, "" if same else repr(theirs.strip()[:40]) + " vs " + repr(ours[:40])
+
+
+def llama_greedy(llama_bin, gguf, prompt, n, fa):
+    """llama.cpp's own greedy continuation with its flash-attention path on or off ("on" is what
+    llama-simple uses on a CPU), f16 KV cache, 2 threads; None when it fails."""
+    r = subprocess.run([os.path.join(llama_bin, "llama-completion"), "-m", gguf, "-p", prompt, "-n", str(n), "--temp", "0",
+                        "-fa", fa, "-no-cnv", "-t", "2"], capture_output=True, stdin=subprocess.DEVNULL)
+    if r.returncode != 0:
+        return None
+    text = SPECIAL.sub("", r.stdout.decode("utf-8", "replace")).replace("[end of text]", "")
+    return (text[text.find(prompt) + len(prompt):] if prompt in text else text).strip()
+
+
+def llama_self_agree(llama_bin, gguf, prompt, n):
+    """Whether llama.cpp's two attention paths (-fa on / -fa off) give the same greedy text: where
+    they do not, the prompt meets a near-tie that rounding alone decides, and no second engine
+    can be expected to break it as either path does. None when llama-completion fails."""
+    on, off = llama_greedy(llama_bin, gguf, prompt, n, "on"), llama_greedy(llama_bin, gguf, prompt, n, "off")
+    return None if on is None or off is None else on == off
 
 
 def main():
@@ -67,6 +92,10 @@ def main():
             if not loads:
                 print(f"| {name} | no: {note} | - |")
             else:
+                if not same:
+                    own = llama_self_agree(a.llama_bin, gguf, a.p, a.n)
+                    note += {True: "; llama.cpp -fa on / off agree", False: "; llama.cpp -fa on / off differ too",
+                             None: ""}[own]
                 print(f"| {name} | yes | {'yes' if same else 'NO: ' + note} |")
 
 

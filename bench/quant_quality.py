@@ -18,7 +18,10 @@ first; with --llama-kld, llama-perplexity's own KL divergence (from its f16 run)
 "greedy text": equal over -n steps, or the step where the two engines first choose differently,
 whether llama.cpp took seek's second choice there, and seek's top-2 logprob margin (from `seek
 serve` logprobs): a small margin means the two kernels' rounding broke a near-tie, not that the
-file reads differently.
+file reads differently. Where they part, llama.cpp is also run with its flash attention off
+(llama-completion -fa off; llama-simple runs it on): if seek's text equals that one the cell says so,
+and if llama.cpp's own two attention paths give different texts that is shown too, since a near-tie
+that llama.cpp breaks two ways is one no second engine can be expected to break as both do.
 
 llama.cpp comes from an existing build (LLAMA_CPP_BIN or --llama-bin); this repository neither
 builds nor contains it.
@@ -39,7 +42,7 @@ import urllib.request
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
-from llama_agree import greedy_agree  # noqa: E402
+from llama_agree import greedy_agree, llama_greedy, seek_greedy  # noqa: E402
 from ppl_compare import FINAL, default_model, is_quantized, perplexity  # noqa: E402
 
 PROMPT = "To be or not to be"
@@ -104,6 +107,9 @@ def greedy_cell(seek, llama_bin, gguf, n):
         return "llama.cpp does not load it"
     if same:
         return f"equal ({n} steps)"
+    on, off = llama_greedy(llama_bin, gguf, PROMPT, n, "on"), llama_greedy(llama_bin, gguf, PROMPT, n, "off")
+    if off is not None and off == seek_greedy(seek, gguf, PROMPT, n):
+        return f"equal to llama.cpp's with -fa off ({n} steps); its default (-fa on) parts from both"
     theirs = subprocess.run([os.path.join(llama_bin, "llama-simple"), "-m", gguf, "-n", str(n), PROMPT],
                             capture_output=True).stdout.decode("utf-8", "replace")
     theirs = theirs[theirs.find(PROMPT) + len(PROMPT):] if PROMPT in theirs else theirs
@@ -112,7 +118,8 @@ def greedy_cell(seek, llama_bin, gguf, n):
         return "differs (no logprobs to say where)"
     step, margin, second = d
     which = "seek's second choice" if second else "another token"
-    return f"equal for {step} steps, then llama.cpp takes {which}; seek's top-2 logprob margin there {margin:.3f}"
+    own = "; llama.cpp's own -fa on and -fa off texts differ too" if on is not None and off is not None and on != off else ""
+    return f"equal for {step} steps, then llama.cpp takes {which}; seek's top-2 logprob margin there {margin:.3f}{own}"
 
 
 def main():

@@ -1107,6 +1107,143 @@ static void q6_K_vec_dot(int64_t n, float *out, const void *w, const void *a) {
     *out = hsum_ps(acc);
 }
 
+/* ---- k-quant gemm: a weight row's super-block is unpacked once (scales, nibbles, fifth and
+ * sixth bits, the scale shuffles) for a tile of up to KQ_TOKS activation rows. Each (row, token)
+ * gets vec_dot's float operations in vec_dot's order on the same per-lane integers (integer sums
+ * are exact in any order), so every output is bit for bit what vec_dot gives. Rows are taken one
+ * at a time under a tile of tokens: op_matmul hands over blocks of 16 rows that stay in L1. ---- */
+
+#define KQ_TOKS 6 /* KQUANT_GEMM's switch has a case for each tile size up to this */
+/* a loop over the tile's tokens, unrolled so that per-token vectors stay in registers */
+#define FOR_TOK(t) _Pragma("GCC unroll 6") for (int t = 0; t < T; t++)
+
+ALWAYS_INLINE void k4_tile(int T, int64_t n, float *out, int64_t os, const void *w, const uint8_t *a, size_t as, bool five) {
+    const block_q8_K *y[KQ_TOKS];
+    __m256 acc[KQ_TOKS];
+    __m128 acc_m[KQ_TOKS];
+    FOR_TOK(t) {
+        y[t] = (const block_q8_K *)(a + (size_t)t * as);
+        acc[t] = _mm256_setzero_ps();
+        acc_m[t] = _mm_setzero_ps();
+    }
+    const __m256i m4 = _mm256_set1_epi8(0x0f), one = _mm256_set1_epi8(1);
+    for (int64_t i = 0; i < n / QK_K; i++) {
+        const uint8_t *qs, *scales;
+        seek_f16 d16, dmin16;
+        __m256i hbits = _mm256_setzero_si256();
+        if (five) {
+            const block_q5_K *x = (const block_q5_K *)w + i;
+            qs = x->qs, scales = x->scales, d16 = x->d, dmin16 = x->dmin;
+            hbits = _mm256_loadu_si256((const __m256i *)x->qh);
+        } else {
+            const block_q4_K *x = (const block_q4_K *)w + i;
+            qs = x->qs, scales = x->scales, d16 = x->d, dmin16 = x->dmin;
+        }
+        uint8_t sc[8], mn[8];
+        seek_k4_unpack_scales(scales, sc, mn);
+        const __m128i mins = _mm_cvtepu8_epi16(_mm_loadl_epi64((const __m128i *)mn));
+        const float dw = seek_f16_table[d16], dmin = seek_f16_table[dmin16];
+        FOR_TOK(t) {
+            const __m256i bs = _mm256_loadu_si256((const __m256i *)y[t][i].bsums);
+            const __m128i pairs = _mm_hadd_epi16(_mm256_castsi256_si128(bs), _mm256_extracti128_si256(bs, 1));
+            acc_m[t] = _mm_fmadd_ps(_mm_set1_ps(y[t][i].d * dmin), _mm_cvtepi32_ps(_mm_madd_epi16(mins, pairs)), acc_m[t]);
+        }
+        const __m256i sc16 = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(_mm_loadl_epi64((const __m128i *)sc)));
+        __m256i sum[KQ_TOKS];
+        FOR_TOK(t) sum[t] = _mm256_setzero_si256();
+#pragma GCC unroll 4
+        for (int j = 0; j < QK_K / 64; j++) {
+            const __m256i bits = _mm256_loadu_si256((const __m256i *)(qs + 32 * j));
+            __m256i lo = _mm256_and_si256(bits, m4);
+            __m256i hi = _mm256_and_si256(_mm256_srli_epi16(bits, 4), m4);
+            if (five) {
+                lo = _mm256_or_si256(lo, _mm256_slli_epi16(_mm256_and_si256(hbits, one), 4));
+                hi = _mm256_or_si256(hi, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hbits, 1), one), 4));
+                hbits = _mm256_srli_epi16(hbits, 2);
+            }
+            const __m256i slo = _mm256_shuffle_epi8(sc16, _mm256_set1_epi16((short)(0x0100 + 0x0202 * (2 * j))));
+            const __m256i shi = _mm256_shuffle_epi8(sc16, _mm256_set1_epi16((short)(0x0100 + 0x0202 * (2 * j + 1))));
+            FOR_TOK(t) {
+                const int8_t *q8 = y[t][i].qs + 64 * j;
+                const __m256i plo = _mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *)q8));
+                const __m256i phi = _mm256_maddubs_epi16(hi, _mm256_loadu_si256((const __m256i *)(q8 + 32)));
+                sum[t] = _mm256_add_epi32(sum[t], _mm256_add_epi32(_mm256_madd_epi16(plo, slo), _mm256_madd_epi16(phi, shi)));
+            }
+        }
+        FOR_TOK(t)
+            acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(y[t][i].d * dw), _mm256_cvtepi32_ps(sum[t]), acc[t]);
+    }
+    FOR_TOK(t) {
+        __m128 m = _mm_add_ps(acc_m[t], _mm_movehl_ps(acc_m[t], acc_m[t]));
+        m = _mm_add_ss(m, _mm_movehdup_ps(m));
+        out[t * os] = hsum_ps(acc[t]) - _mm_cvtss_f32(m);
+    }
+}
+
+ALWAYS_INLINE void q6_tile(int T, int64_t n, float *out, int64_t os, const void *w, const uint8_t *a, size_t as) {
+    const block_q6_K *x = w;
+    const block_q8_K *y[KQ_TOKS];
+    __m256 acc[KQ_TOKS];
+    FOR_TOK(t) {
+        y[t] = (const block_q8_K *)(a + (size_t)t * as);
+        acc[t] = _mm256_setzero_ps();
+    }
+    const __m256i m4 = _mm256_set1_epi8(0x0f), m30 = _mm256_set1_epi8(0x30);
+    for (int64_t i = 0; i < n / QK_K; i++) {
+        const __m128i sc8 = _mm_loadu_si128((const __m128i *)x[i].scales);
+        __m256i sum[KQ_TOKS];
+        FOR_TOK(t) sum[t] = _mm256_setzero_si256();
+#pragma GCC unroll 2
+        for (int h = 0; h < 2; h++) {
+            const __m256i la = _mm256_loadu_si256((const __m256i *)(x[i].ql + 64 * h));
+            const __m256i lb = _mm256_loadu_si256((const __m256i *)(x[i].ql + 64 * h + 32));
+            const __m256i qh = _mm256_loadu_si256((const __m256i *)(x[i].qh + 32 * h));
+            const __m256i v[4] = {
+                _mm256_or_si256(_mm256_and_si256(la, m4), _mm256_and_si256(_mm256_slli_epi16(qh, 4), m30)),
+                _mm256_or_si256(_mm256_and_si256(lb, m4), _mm256_and_si256(_mm256_slli_epi16(qh, 2), m30)),
+                _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(la, 4), m4), _mm256_and_si256(qh, m30)),
+                _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(lb, 4), m4), _mm256_and_si256(_mm256_srli_epi16(qh, 2), m30)),
+            };
+            for (int k = 0; k < 4; k++) {
+                const __m256i s = q6_scale_pair(sc8, 8 * h + 2 * k);
+                FOR_TOK(t) sum[t] = _mm256_add_epi32(sum[t], q6_dot32(v[k], y[t][i].qs + 128 * h + 32 * k, s));
+            }
+        }
+        FOR_TOK(t)
+            acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(y[t][i].d * seek_f16_table[x[i].d]), _mm256_cvtepi32_ps(sum[t]), acc[t]);
+    }
+    FOR_TOK(t) out[t * os] = hsum_ps(acc[t]);
+}
+
+/* out[t * os + r] for rows r < nr and tokens t < nt: token tiles of KQ_TOKS, rows inside; a lone
+ * token is vec_dot itself (a one-token tile is slower than vec_dot's interleaved loop) */
+#define KQUANT_GEMM(name, TILE_CALL, vec_dot)                                                                                   \
+    static void name(int64_t n, float *out, int64_t os, const void *w, size_t ws, int64_t nr, const void *a, size_t as, \
+                     int64_t nt) {                                                                                     \
+        for (int64_t t0 = 0; t0 < nt; t0 += KQ_TOKS) {                                                                 \
+            const int T = nt - t0 < KQ_TOKS ? (int)(nt - t0) : KQ_TOKS;                                                \
+            const uint8_t *at = (const uint8_t *)a + (size_t)t0 * as;                                                  \
+            for (int64_t r = 0; r < nr; r++) {                                                                         \
+                const void *wr = (const uint8_t *)w + (size_t)r * ws;                                                  \
+                float *o = out + t0 * os + r;                                                                          \
+                switch (T) {                                                                                           \
+                case 1: vec_dot(n, o, wr, at); break;                                                                  \
+                case 2: TILE_CALL(2); break;                                                                           \
+                case 3: TILE_CALL(3); break;                                                                           \
+                case 4: TILE_CALL(4); break;                                                                           \
+                case 5: TILE_CALL(5); break;                                                                           \
+                default: TILE_CALL(6); break;                                                                          \
+                }                                                                                                      \
+            }                                                                                                          \
+        }                                                                                                              \
+    }
+#define Q4K_TILE(T_) k4_tile(T_, n, o, os, wr, at, as, false)
+#define Q5K_TILE(T_) k4_tile(T_, n, o, os, wr, at, as, true)
+#define Q6K_TILE(T_) q6_tile(T_, n, o, os, wr, at, as)
+KQUANT_GEMM(q4_K_gemm, Q4K_TILE, q4_K_vec_dot)
+KQUANT_GEMM(q5_K_gemm, Q5K_TILE, q5_K_vec_dot)
+KQUANT_GEMM(q6_K_gemm, Q6K_TILE, q6_K_vec_dot)
+
 /* ---- the table: NULL fields come from the scalar one ---- */
 
 static const seek_type_kernels avx2_table[SEEK_TYPE_COUNT] = {
@@ -1123,9 +1260,9 @@ static const seek_type_kernels avx2_table[SEEK_TYPE_COUNT] = {
     [SEEK_TYPE_Q8_0] = {.from_float = q8_0_from_float, .vec_dot = q8_0_vec_dot, .gemm = q8_0_gemm, .gemm_all_rows = true,
                         .repack = q8_0_repack, .gemm_packed = q8_0_gemm_packed, .repack_rows = PK_ROWS},
     [SEEK_TYPE_Q8_1] = {.from_float = q8_1_from_float},
-    [SEEK_TYPE_Q4_K] = {.vec_dot = q4_K_vec_dot},
-    [SEEK_TYPE_Q5_K] = {.vec_dot = q5_K_vec_dot},
-    [SEEK_TYPE_Q6_K] = {.vec_dot = q6_K_vec_dot},
+    [SEEK_TYPE_Q4_K] = {.vec_dot = q4_K_vec_dot, .gemm = q4_K_gemm},
+    [SEEK_TYPE_Q5_K] = {.vec_dot = q5_K_vec_dot, .gemm = q5_K_gemm},
+    [SEEK_TYPE_Q6_K] = {.vec_dot = q6_K_vec_dot, .gemm = q6_K_gemm},
     [SEEK_TYPE_Q8_K] = {.from_float = q8_K_from_float},
 };
 
