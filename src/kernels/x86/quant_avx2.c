@@ -2,6 +2,7 @@
  * the activation quantizers (Q8_0, Q8_1, Q8_K, byte-identical to the scalar reference) and the
  * 16-bit float conversions. Built with -mavx2 -mfma -mf16c -mbmi2; dispatch.c only picks it when
  * cpuid says so. Kernels it lacks come from quant_scalar.c. Not for AVX-512 (quant_avx512.c). */
+#include <math.h>
 #include <pthread.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -1001,13 +1002,15 @@ static void q8_K_from_float(const float *x, void *dst, int64_t n) {
 /* ---- k-quants against Q8_K ---- */
 
 /* Q4_K and Q5_K: per 64 values, the low-nibble half is sub-block 2j and the high half 2j+1;
- * Q5_K adds bit 2j / 2j+1 of qh[l] as bit 4. The min correction
- * dmin_w*d_a * sum_g mn[g/2]*bsums[g] stays in a 4-lane accumulator until the end. */
+ * Q5_K adds bit 2j / 2j+1 of qh[l] as bit 4. Each super-block's two sums are exact integers,
+ * sum_g sc[g] * dot_g and sum_g mn[g] * (bsums[2g] + bsums[2g+1]), and each meets the floats
+ * once: acc = fma(d_a * d_w, isum, acc), acc_m = fma(d_a * dmin_w, msum, acc_m), out = acc -
+ * acc_m. One float lane per row is what lets the repacked kernel below keep 8 rows in one
+ * vector and still give vec_dot's bits. */
 ALWAYS_INLINE void dot_k4(int64_t n, float *out, const void *w, const void *a, bool five) {
     const block_q8_K *y = a;
     const __m256i m4 = _mm256_set1_epi8(0x0f), one = _mm256_set1_epi8(1);
-    __m256 acc = _mm256_setzero_ps();
-    __m128 acc_m = _mm_setzero_ps();
+    float acc = 0, acc_m = 0;
     for (int64_t i = 0; i < n / QK_K; i++) {
         const uint8_t *qs, *scales;
         seek_f16 d16, dmin16;
@@ -1026,7 +1029,7 @@ ALWAYS_INLINE void dot_k4(int64_t n, float *out, const void *w, const void *a, b
         const __m256i bs = _mm256_loadu_si256((const __m256i *)y[i].bsums);
         const __m128i pairs = _mm_hadd_epi16(_mm256_castsi256_si128(bs), _mm256_extracti128_si256(bs, 1));
         const __m128i mins = _mm_cvtepu8_epi16(_mm_loadl_epi64((const __m128i *)mn));
-        acc_m = _mm_fmadd_ps(_mm_set1_ps(y[i].d * seek_f16_table[dmin16]), _mm_cvtepi32_ps(_mm_madd_epi16(mins, pairs)), acc_m);
+        const int msum = hsum_epi32_128(_mm_madd_epi16(mins, pairs));
         /* the 8 scales as int16 in both 128-bit lanes; pshufb picks scale k for every lane */
         const __m256i sc16 = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(_mm_loadl_epi64((const __m128i *)sc)));
         const int8_t *q8 = y[i].qs;
@@ -1048,12 +1051,11 @@ ALWAYS_INLINE void dot_k4(int64_t n, float *out, const void *w, const void *a, b
             sum_lo = _mm256_add_epi32(sum_lo, _mm256_madd_epi16(plo, slo));
             sum_hi = _mm256_add_epi32(sum_hi, _mm256_madd_epi16(phi, shi));
         }
-        const __m256i sumi = _mm256_add_epi32(sum_lo, sum_hi);
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(y[i].d * seek_f16_table[d16]), _mm256_cvtepi32_ps(sumi), acc);
+        const int isum = hsum_epi32(_mm256_add_epi32(sum_lo, sum_hi));
+        acc = fmaf(y[i].d * seek_f16_table[d16], (float)isum, acc);
+        acc_m = fmaf(y[i].d * seek_f16_table[dmin16], (float)msum, acc_m);
     }
-    __m128 m = _mm_add_ps(acc_m, _mm_movehl_ps(acc_m, acc_m));
-    m = _mm_add_ss(m, _mm_movehdup_ps(m));
-    *out = hsum_ps(acc) - _mm_cvtss_f32(m);
+    *out = acc - acc_m;
 }
 
 static void q4_K_vec_dot(int64_t n, float *out, const void *w, const void *a) { dot_k4(n, out, w, a, false); }
@@ -1119,12 +1121,10 @@ static void q6_K_vec_dot(int64_t n, float *out, const void *w, const void *a) {
 
 ALWAYS_INLINE void k4_tile(int T, int64_t n, float *out, int64_t os, const void *w, const uint8_t *a, size_t as, bool five) {
     const block_q8_K *y[KQ_TOKS];
-    __m256 acc[KQ_TOKS];
-    __m128 acc_m[KQ_TOKS];
+    float acc[KQ_TOKS], acc_m[KQ_TOKS];
     FOR_TOK(t) {
         y[t] = (const block_q8_K *)(a + (size_t)t * as);
-        acc[t] = _mm256_setzero_ps();
-        acc_m[t] = _mm_setzero_ps();
+        acc[t] = acc_m[t] = 0;
     }
     const __m256i m4 = _mm256_set1_epi8(0x0f), one = _mm256_set1_epi8(1);
     for (int64_t i = 0; i < n / QK_K; i++) {
@@ -1146,7 +1146,7 @@ ALWAYS_INLINE void k4_tile(int T, int64_t n, float *out, int64_t os, const void 
         FOR_TOK(t) {
             const __m256i bs = _mm256_loadu_si256((const __m256i *)y[t][i].bsums);
             const __m128i pairs = _mm_hadd_epi16(_mm256_castsi256_si128(bs), _mm256_extracti128_si256(bs, 1));
-            acc_m[t] = _mm_fmadd_ps(_mm_set1_ps(y[t][i].d * dmin), _mm_cvtepi32_ps(_mm_madd_epi16(mins, pairs)), acc_m[t]);
+            acc_m[t] = fmaf(y[t][i].d * dmin, (float)hsum_epi32_128(_mm_madd_epi16(mins, pairs)), acc_m[t]);
         }
         const __m256i sc16 = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(_mm_loadl_epi64((const __m128i *)sc)));
         __m256i sum[KQ_TOKS];
@@ -1170,14 +1170,9 @@ ALWAYS_INLINE void k4_tile(int T, int64_t n, float *out, int64_t os, const void 
                 sum[t] = _mm256_add_epi32(sum[t], _mm256_add_epi32(_mm256_madd_epi16(plo, slo), _mm256_madd_epi16(phi, shi)));
             }
         }
-        FOR_TOK(t)
-            acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(y[t][i].d * dw), _mm256_cvtepi32_ps(sum[t]), acc[t]);
+        FOR_TOK(t) acc[t] = fmaf(y[t][i].d * dw, (float)hsum_epi32(sum[t]), acc[t]);
     }
-    FOR_TOK(t) {
-        __m128 m = _mm_add_ps(acc_m[t], _mm_movehl_ps(acc_m[t], acc_m[t]));
-        m = _mm_add_ss(m, _mm_movehdup_ps(m));
-        out[t * os] = hsum_ps(acc[t]) - _mm_cvtss_f32(m);
-    }
+    FOR_TOK(t) out[t * os] = acc[t] - acc_m[t];
 }
 
 ALWAYS_INLINE void q6_tile(int T, int64_t n, float *out, int64_t os, const void *w, const uint8_t *a, size_t as) {
@@ -1244,6 +1239,166 @@ KQUANT_GEMM(q4_K_gemm, Q4K_TILE, q4_K_vec_dot)
 KQUANT_GEMM(q5_K_gemm, Q5K_TILE, q5_K_vec_dot)
 KQUANT_GEMM(q6_K_gemm, Q6K_TILE, q6_K_vec_dot)
 
+/* ---- Q4_K repacked at load: panels of 8 rows, one panel super-block the size of the 8 row
+ * blocks it holds (1152 bytes), so row offsets stay as they were:
+ *   [0, 1024): 32 vectors; vector v = 8j + w, bytes 4r .. 4r+3 = row r's qs bytes 4v .. 4v+3, so
+ *     its low nibbles are values 64j + 4w .. +3 (sub-block 2j) and its high nibbles values
+ *     64j + 32 + 4w .. +3 (sub-block 2j + 1) of the 8 rows;
+ *   [1024, 1120): the 12 packed 6-bit scale bytes transposed: byte 8b + r = row r's scales[b];
+ *   [1120, 1136): the 8 rows' d; [1136, 1152): their dmin.
+ * One broadcast 4-byte word of Q8_K activations meets 8 rows' values in one maddubs; 8 of those
+ * (levels 0..15 against |a| <= 127: 8 * 2 * 15 * 127 <= 32767) sum exactly in int16 before one
+ * madd with the 8 rows' sub-block scales. The float steps are vec_dot's (dot_k4), lane r for row
+ * r: every output is bit for bit what vec_dot gives on the rows as they were. ---- */
+#define KP_ROWS 8
+#define KP_TOKS 4      /* activation rows per microkernel */
+#define KP_MAX_NB 128  /* super-blocks per row at most (n <= 32768) */
+#define KP_BLOCK (KP_ROWS * sizeof(block_q4_K))
+#define KP_SC 1024
+#define KP_D 1120
+#define KP_DMIN 1136
+#define KP_L2_BYTES (256 * 1024) /* panels of one row block: they stay in L2 while token tiles pass */
+
+typedef struct { /* block-major, as pk_acts */
+    float d[KP_MAX_NB][KP_TOKS];
+    int16_t bsp[KP_MAX_NB][KP_TOKS][8]; /* bsums[2g] + bsums[2g+1]: the sum of sub-block g's 32 values */
+} kp_acts;
+
+static void kp_prep(int T, int64_t nb, kp_acts *p, const uint8_t *a, size_t as) {
+    for (int t = 0; t < T; t++)
+        for (int64_t b = 0; b < nb; b++) {
+            const block_q8_K *y = (const block_q8_K *)(a + (size_t)t * as) + b;
+            p->d[b][t] = y->d;
+            for (int g = 0; g < 8; g++) p->bsp[b][t][g] = (int16_t)(y->bsums[2 * g] + y->bsums[2 * g + 1]);
+        }
+}
+
+/* The 8 rows' 6-bit scales and mins from the transposed bytes q (seek_k4_unpack_scales on 8 rows
+ * at once): sc[k] holds sub-blocks 2k (bytes 0-7, one per row) and 2k+1 (bytes 8-15); mn alike. */
+ALWAYS_INLINE void kp_scales(const uint8_t *q, __m128i sc[4], __m128i mn[4]) {
+    const __m128i m63 = _mm_set1_epi8(63), m0f = _mm_set1_epi8(0x0f), m30 = _mm_set1_epi8(0x30);
+    __m128i b[6]; /* b[k]: scale bytes 2k and 2k+1 of the 8 rows */
+    for (int k = 0; k < 6; k++) b[k] = _mm_loadu_si128((const __m128i *)(q + 16 * k));
+    sc[0] = _mm_and_si128(b[0], m63);
+    sc[1] = _mm_and_si128(b[1], m63);
+    mn[0] = _mm_and_si128(b[2], m63);
+    mn[1] = _mm_and_si128(b[3], m63);
+    /* sub-blocks 4-7: low / high nibble of bytes 8-11, top two bits of bytes 0-3 / 4-7 */
+    sc[2] = _mm_or_si128(_mm_and_si128(b[4], m0f), _mm_and_si128(_mm_srli_epi16(b[0], 2), m30));
+    sc[3] = _mm_or_si128(_mm_and_si128(b[5], m0f), _mm_and_si128(_mm_srli_epi16(b[1], 2), m30));
+    mn[2] = _mm_or_si128(_mm_and_si128(_mm_srli_epi16(b[4], 4), m0f), _mm_and_si128(_mm_srli_epi16(b[2], 2), m30));
+    mn[3] = _mm_or_si128(_mm_and_si128(_mm_srli_epi16(b[5], 4), m0f), _mm_and_si128(_mm_srli_epi16(b[3], 2), m30));
+}
+
+/* int16 [s_0, s_0, s_1, s_1, .., s_7, s_7]: sub-block g's scale of each row, twice (madd pairs) */
+ALWAYS_INLINE __m256i kp_scale_vec(const __m128i *sc, int g) {
+    const __m128i x = sc[g / 2];
+    return _mm256_cvtepu8_epi16(g % 2 ? _mm_unpackhi_epi8(x, x) : _mm_unpacklo_epi8(x, x));
+}
+
+/* acc_m += (d_a * dmin_w) * sum_g mn[g] * bsp[g], for the T tokens of one super-block */
+ALWAYS_INLINE void kp_mins(const int T, const uint8_t *pb, const kp_acts *p, int64_t b, __m256 *acc_m) {
+    __m128i sc[4], mn[4];
+    kp_scales(pb + KP_SC, sc, mn);
+    __m256i mv[4]; /* int16 [m_0[2k], m_0[2k+1], m_1[2k], ..]: pairs of sub-blocks per row */
+    for (int k = 0; k < 4; k++) mv[k] = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(mn[k], _mm_srli_si128(mn[k], 8)));
+    const __m256 dmin = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(pb + KP_DMIN)));
+    _Pragma("GCC unroll 4") for (int t = 0; t < T; t++) {
+        const uint8_t *bs = (const uint8_t *)p->bsp[b][t];
+        __m256i m = _mm256_madd_epi16(mv[0], bcast32(bs));
+        for (int k = 1; k < 4; k++) m = _mm256_add_epi32(m, _mm256_madd_epi16(mv[k], bcast32(bs + 4 * k)));
+        acc_m[t] = _mm256_fmadd_ps(_mm256_mul_ps(dmin, _mm256_set1_ps(p->d[b][t])), _mm256_cvtepi32_ps(m), acc_m[t]);
+    }
+}
+
+/* One panel x T activation rows (Q8_K rows y, as apart, prepared in p). */
+ALWAYS_INLINE void kp_panel(const int T, int64_t nb, float *out, int64_t os, const uint8_t *panel, const uint8_t *y, size_t as,
+                            const kp_acts *p) {
+    const __m256i m4 = _mm256_set1_epi8(0x0f);
+    __m256 acc[KP_TOKS], acc_m[KP_TOKS];
+    _Pragma("GCC unroll 4") for (int t = 0; t < T; t++) acc[t] = acc_m[t] = _mm256_setzero_ps();
+    for (int64_t b = 0; b < nb; b++) {
+        const uint8_t *pb = panel + b * KP_BLOCK, *ya = y + b * sizeof(block_q8_K) + offsetof(block_q8_K, qs);
+        __m128i sc[4], mn[4];
+        kp_scales(pb + KP_SC, sc, mn);
+        __m256i isum[KP_TOKS];
+        _Pragma("GCC unroll 1") for (int j = 0; j < 4; j++) {
+            __m256i slo[KP_TOKS], shi[KP_TOKS];
+            _Pragma("GCC unroll 8") for (int w = 0; w < 8; w++) {
+                const __m256i raw = _mm256_loadu_si256((const __m256i *)(pb + 32 * (8 * j + w)));
+                const __m256i lo = _mm256_and_si256(raw, m4), hi = _mm256_and_si256(_mm256_srli_epi16(raw, 4), m4);
+                _Pragma("GCC unroll 4") for (int t = 0; t < T; t++) {
+                    const uint8_t *q = ya + t * as + 64 * j + 4 * w;
+                    const __m256i ml = _mm256_maddubs_epi16(lo, bcast32(q)), mh = _mm256_maddubs_epi16(hi, bcast32(q + 32));
+                    slo[t] = w ? _mm256_add_epi16(slo[t], ml) : ml;
+                    shi[t] = w ? _mm256_add_epi16(shi[t], mh) : mh;
+                    ROUNDED(slo[t]);
+                    ROUNDED(shi[t]);
+                }
+            }
+            const __m256i sl = kp_scale_vec(sc, 2 * j), sh = kp_scale_vec(sc, 2 * j + 1);
+            _Pragma("GCC unroll 4") for (int t = 0; t < T; t++) {
+                const __m256i s32 = _mm256_add_epi32(_mm256_madd_epi16(slo[t], sl), _mm256_madd_epi16(shi[t], sh));
+                isum[t] = j ? _mm256_add_epi32(isum[t], s32) : s32;
+            }
+        }
+        const __m256 d = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(pb + KP_D)));
+        _Pragma("GCC unroll 4") for (int t = 0; t < T; t++)
+            acc[t] = _mm256_fmadd_ps(_mm256_mul_ps(d, _mm256_set1_ps(p->d[b][t])), _mm256_cvtepi32_ps(isum[t]), acc[t]);
+        if (T <= 2) kp_mins(T, pb, p, b, acc_m);
+    }
+    if (T > 2) /* the minimums in a pass of their own (the same sequence either way) */
+        for (int64_t b = 0; b < nb; b++) kp_mins(T, panel + b * KP_BLOCK, p, b, acc_m);
+    _Pragma("GCC unroll 4") for (int t = 0; t < T; t++) _mm256_storeu_ps(out + t * os, _mm256_sub_ps(acc[t], acc_m[t]));
+}
+
+#define KP_PANEL_T(T_)                                                                                                 \
+    static void kp_panel##T_(int64_t nb, float *out, int64_t os, const uint8_t *panel, const uint8_t *y, size_t as,    \
+                             const kp_acts *p) {                                                                       \
+        kp_panel(T_, nb, out, os, panel, y, as, p);                                                                    \
+    }
+KP_PANEL_T(1) KP_PANEL_T(2) KP_PANEL_T(3) KP_PANEL_T(4)
+typedef void (*kp_panel_fn)(int64_t nb, float *out, int64_t os, const uint8_t *panel, const uint8_t *y, size_t as, const kp_acts *p);
+static const kp_panel_fn kp_panels[KP_TOKS + 1] = {NULL, kp_panel1, kp_panel2, kp_panel3, kp_panel4};
+
+/* Rows [0, nr) of panels (nr a multiple of 8) x nt activation rows: decode takes every panel in
+ * file order after one prep; prefill lets a row block that fits L2 meet every token tile. */
+static void q4_K_gemm_packed(int64_t n, float *out, int64_t os, const void *w, size_t ws, int64_t nr, const void *a, size_t as,
+                             int64_t nt) {
+    const int64_t nb = n / QK_K, np = nr / KP_ROWS;
+    const size_t pstride = KP_ROWS * ws;
+    const int64_t per_block = KP_L2_BYTES / pstride > 1 ? (int64_t)(KP_L2_BYTES / pstride) : 1;
+    kp_acts p;
+    for (int64_t i0 = 0; i0 < np; i0 += per_block) {
+        const int64_t i1 = nt <= KP_TOKS ? np : i0 + per_block < np ? i0 + per_block : np;
+        for (int64_t t0 = 0; t0 < nt; t0 += KP_TOKS) {
+            const int T = nt - t0 < KP_TOKS ? (int)(nt - t0) : KP_TOKS;
+            const uint8_t *at = (const uint8_t *)a + (size_t)t0 * as;
+            kp_prep(T, nb, &p, at, as);
+            for (int64_t i = i0; i < i1; i++) kp_panels[T](nb, out + t0 * os + i * KP_ROWS, os, (const uint8_t *)w + i * pstride, at, as, &p);
+        }
+        if (nt <= KP_TOKS) break;
+    }
+}
+
+static bool q4_K_repack(int64_t n, int64_t nr, void *dst, const void *w) {
+    if (n / QK_K > KP_MAX_NB || nr % KP_ROWS) return false;
+    const int64_t nb = n / QK_K;
+    const size_t ws = (size_t)nb * sizeof(block_q4_K);
+    for (int64_t r0 = 0; r0 < nr; r0 += KP_ROWS)
+        for (int64_t b = 0; b < nb; b++) {
+            uint8_t *pb = (uint8_t *)dst + r0 * ws + b * KP_BLOCK;
+            for (int r = 0; r < KP_ROWS; r++) {
+                const block_q4_K *x = (const block_q4_K *)((const uint8_t *)w + (r0 + r) * ws) + b;
+                for (int v = 0; v < 32; v++) memcpy(pb + 32 * v + 4 * r, x->qs + 4 * v, 4);
+                for (int k = 0; k < K_SCALE_SIZE; k++) pb[KP_SC + 8 * k + r] = x->scales[k];
+                memcpy(pb + KP_D + 2 * r, &x->d, 2);
+                memcpy(pb + KP_DMIN + 2 * r, &x->dmin, 2);
+            }
+        }
+    return true;
+}
+
 /* ---- the table: NULL fields come from the scalar one ---- */
 
 static const seek_type_kernels avx2_table[SEEK_TYPE_COUNT] = {
@@ -1260,7 +1415,8 @@ static const seek_type_kernels avx2_table[SEEK_TYPE_COUNT] = {
     [SEEK_TYPE_Q8_0] = {.from_float = q8_0_from_float, .vec_dot = q8_0_vec_dot, .gemm = q8_0_gemm, .gemm_all_rows = true,
                         .repack = q8_0_repack, .gemm_packed = q8_0_gemm_packed, .repack_rows = PK_ROWS},
     [SEEK_TYPE_Q8_1] = {.from_float = q8_1_from_float},
-    [SEEK_TYPE_Q4_K] = {.vec_dot = q4_K_vec_dot, .gemm = q4_K_gemm},
+    [SEEK_TYPE_Q4_K] = {.vec_dot = q4_K_vec_dot, .gemm = q4_K_gemm,
+                        .repack = q4_K_repack, .gemm_packed = q4_K_gemm_packed, .repack_rows = KP_ROWS},
     [SEEK_TYPE_Q5_K] = {.vec_dot = q5_K_vec_dot, .gemm = q5_K_gemm},
     [SEEK_TYPE_Q6_K] = {.vec_dot = q6_K_vec_dot, .gemm = q6_K_gemm},
     [SEEK_TYPE_Q8_K] = {.from_float = q8_K_from_float},
