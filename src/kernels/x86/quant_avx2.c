@@ -1077,12 +1077,13 @@ ALWAYS_INLINE __m256i q6_scale_pair(__m128i sc8, int g) {
 }
 
 /* Q6_K: per 128 values, ql[0..31] low/high nibbles are values 0..31 / 64..95, ql[32..63] are
- * 32..63 / 96..127, qh bits 2k..2k+1 are the top bits of the k-th 32. */
+ * 32..63 / 96..127, qh bits 2k..2k+1 are the top bits of the k-th 32. As for Q4_K, each
+ * super-block's sum is an exact integer that meets the floats once (one lane per row). */
 static void q6_K_vec_dot(int64_t n, float *out, const void *w, const void *a) {
     const block_q6_K *x = w;
     const block_q8_K *y = a;
     const __m256i m4 = _mm256_set1_epi8(0x0f), m30 = _mm256_set1_epi8(0x30);
-    __m256 acc = _mm256_setzero_ps();
+    float acc = 0;
     for (int64_t i = 0; i < n / QK_K; i++) {
         const int8_t *q8 = y[i].qs;
         const __m128i sc8 = _mm_loadu_si128((const __m128i *)x[i].scales);
@@ -1103,10 +1104,9 @@ static void q6_K_vec_dot(int64_t n, float *out, const void *w, const void *a) {
             s23 = _mm256_add_epi32(s23, _mm256_add_epi32(q6_dot32(v2, q + 64, q6_scale_pair(sc8, 8 * h + 4)),
                                                          q6_dot32(v3, q + 96, q6_scale_pair(sc8, 8 * h + 6))));
         }
-        const __m256i sumi = _mm256_add_epi32(s01, s23);
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(y[i].d * seek_f16_table[x[i].d]), _mm256_cvtepi32_ps(sumi), acc);
+        acc = fmaf(y[i].d * seek_f16_table[x[i].d], (float)hsum_epi32(_mm256_add_epi32(s01, s23)), acc);
     }
-    *out = hsum_ps(acc);
+    *out = acc;
 }
 
 /* ---- k-quant gemm: a weight row's super-block is unpacked once (scales, nibbles, fifth and
@@ -1178,10 +1178,10 @@ ALWAYS_INLINE void k4_tile(int T, int64_t n, float *out, int64_t os, const void 
 ALWAYS_INLINE void q6_tile(int T, int64_t n, float *out, int64_t os, const void *w, const uint8_t *a, size_t as) {
     const block_q6_K *x = w;
     const block_q8_K *y[KQ_TOKS];
-    __m256 acc[KQ_TOKS];
+    float acc[KQ_TOKS];
     FOR_TOK(t) {
         y[t] = (const block_q8_K *)(a + (size_t)t * as);
-        acc[t] = _mm256_setzero_ps();
+        acc[t] = 0;
     }
     const __m256i m4 = _mm256_set1_epi8(0x0f), m30 = _mm256_set1_epi8(0x30);
     for (int64_t i = 0; i < n / QK_K; i++) {
@@ -1204,10 +1204,9 @@ ALWAYS_INLINE void q6_tile(int T, int64_t n, float *out, int64_t os, const void 
                 FOR_TOK(t) sum[t] = _mm256_add_epi32(sum[t], q6_dot32(v[k], y[t][i].qs + 128 * h + 32 * k, s));
             }
         }
-        FOR_TOK(t)
-            acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(y[t][i].d * seek_f16_table[x[i].d]), _mm256_cvtepi32_ps(sum[t]), acc[t]);
+        FOR_TOK(t) acc[t] = fmaf(y[t][i].d * seek_f16_table[x[i].d], (float)hsum_epi32(sum[t]), acc[t]);
     }
-    FOR_TOK(t) out[t * os] = hsum_ps(acc[t]);
+    FOR_TOK(t) out[t * os] = acc[t];
 }
 
 /* out[t * os + r] for rows r < nr and tokens t < nt: token tiles of KQ_TOKS, rows inside; a lone
@@ -1264,12 +1263,13 @@ typedef struct { /* block-major, as pk_acts */
     int16_t bsp[KP_MAX_NB][KP_TOKS][8]; /* bsums[2g] + bsums[2g+1]: the sum of sub-block g's 32 values */
 } kp_acts;
 
-static void kp_prep(int T, int64_t nb, kp_acts *p, const uint8_t *a, size_t as) {
+static void kp_prep(int T, int64_t nb, kp_acts *p, const uint8_t *a, size_t as, bool pairs) {
     for (int t = 0; t < T; t++)
         for (int64_t b = 0; b < nb; b++) {
             const block_q8_K *y = (const block_q8_K *)(a + (size_t)t * as) + b;
             p->d[b][t] = y->d;
-            for (int g = 0; g < 8; g++) p->bsp[b][t][g] = (int16_t)(y->bsums[2 * g] + y->bsums[2 * g + 1]);
+            if (pairs)
+                for (int g = 0; g < 8; g++) p->bsp[b][t][g] = (int16_t)(y->bsums[2 * g] + y->bsums[2 * g + 1]);
         }
 }
 
@@ -1352,19 +1352,12 @@ ALWAYS_INLINE void kp_panel(const int T, int64_t nb, float *out, int64_t os, con
     _Pragma("GCC unroll 4") for (int t = 0; t < T; t++) _mm256_storeu_ps(out + t * os, _mm256_sub_ps(acc[t], acc_m[t]));
 }
 
-#define KP_PANEL_T(T_)                                                                                                 \
-    static void kp_panel##T_(int64_t nb, float *out, int64_t os, const uint8_t *panel, const uint8_t *y, size_t as,    \
-                             const kp_acts *p) {                                                                       \
-        kp_panel(T_, nb, out, os, panel, y, as, p);                                                                    \
-    }
-KP_PANEL_T(1) KP_PANEL_T(2) KP_PANEL_T(3) KP_PANEL_T(4)
 typedef void (*kp_panel_fn)(int64_t nb, float *out, int64_t os, const uint8_t *panel, const uint8_t *y, size_t as, const kp_acts *p);
-static const kp_panel_fn kp_panels[KP_TOKS + 1] = {NULL, kp_panel1, kp_panel2, kp_panel3, kp_panel4};
 
 /* Rows [0, nr) of panels (nr a multiple of 8) x nt activation rows: decode takes every panel in
  * file order after one prep; prefill lets a row block that fits L2 meet every token tile. */
-static void q4_K_gemm_packed(int64_t n, float *out, int64_t os, const void *w, size_t ws, int64_t nr, const void *a, size_t as,
-                             int64_t nt) {
+static void kp_gemm(int64_t n, float *out, int64_t os, const void *w, size_t ws, int64_t nr, const void *a, size_t as, int64_t nt,
+                    const kp_panel_fn *panels, bool pairs) {
     const int64_t nb = n / QK_K, np = nr / KP_ROWS;
     const size_t pstride = KP_ROWS * ws;
     const int64_t per_block = KP_L2_BYTES / pstride > 1 ? (int64_t)(KP_L2_BYTES / pstride) : 1;
@@ -1374,11 +1367,28 @@ static void q4_K_gemm_packed(int64_t n, float *out, int64_t os, const void *w, s
         for (int64_t t0 = 0; t0 < nt; t0 += KP_TOKS) {
             const int T = nt - t0 < KP_TOKS ? (int)(nt - t0) : KP_TOKS;
             const uint8_t *at = (const uint8_t *)a + (size_t)t0 * as;
-            kp_prep(T, nb, &p, at, as);
-            for (int64_t i = i0; i < i1; i++) kp_panels[T](nb, out + t0 * os + i * KP_ROWS, os, (const uint8_t *)w + i * pstride, at, as, &p);
+            kp_prep(T, nb, &p, at, as, pairs);
+            for (int64_t i = i0; i < i1; i++) panels[T](nb, out + t0 * os + i * KP_ROWS, os, (const uint8_t *)w + i * pstride, at, as, &p);
         }
         if (nt <= KP_TOKS) break;
     }
+}
+
+#define KP_PANELS(name, kernel)                                                                                       \
+    static void name##1(int64_t nb, float *out, int64_t os, const uint8_t *panel, const uint8_t *y, size_t as,         \
+                        const kp_acts *p) { kernel(1, nb, out, os, panel, y, as, p); }                                 \
+    static void name##2(int64_t nb, float *out, int64_t os, const uint8_t *panel, const uint8_t *y, size_t as,         \
+                        const kp_acts *p) { kernel(2, nb, out, os, panel, y, as, p); }                                 \
+    static void name##3(int64_t nb, float *out, int64_t os, const uint8_t *panel, const uint8_t *y, size_t as,         \
+                        const kp_acts *p) { kernel(3, nb, out, os, panel, y, as, p); }                                 \
+    static void name##4(int64_t nb, float *out, int64_t os, const uint8_t *panel, const uint8_t *y, size_t as,         \
+                        const kp_acts *p) { kernel(4, nb, out, os, panel, y, as, p); }                                 \
+    static const kp_panel_fn name##s[KP_TOKS + 1] = {NULL, name##1, name##2, name##3, name##4};
+KP_PANELS(kp_q4k, kp_panel)
+
+static void q4_K_gemm_packed(int64_t n, float *out, int64_t os, const void *w, size_t ws, int64_t nr, const void *a, size_t as,
+                             int64_t nt) {
+    kp_gemm(n, out, os, w, ws, nr, a, as, nt, kp_q4ks, true);
 }
 
 static bool q4_K_repack(int64_t n, int64_t nr, void *dst, const void *w) {
@@ -1394,6 +1404,102 @@ static bool q4_K_repack(int64_t n, int64_t nr, void *dst, const void *w) {
                 for (int k = 0; k < K_SCALE_SIZE; k++) pb[KP_SC + 8 * k + r] = x->scales[k];
                 memcpy(pb + KP_D + 2 * r, &x->d, 2);
                 memcpy(pb + KP_DMIN + 2 * r, &x->dmin, 2);
+            }
+        }
+    return true;
+}
+
+/* ---- Q6_K repacked at load: panels of 8 rows, a panel super-block the size of the 8 row blocks
+ * (1680 bytes):
+ *   [0, 1024): ql as 32 vectors, vector v bytes 4r .. 4r+3 = row r's ql bytes 4v .. 4v+3;
+ *   [1024, 1536): qh as 16 vectors, the same way;
+ *   [1536, 1664): the 16 int8 scales transposed, byte 8g + r = row r's scale g;
+ *   [1664, 1680): the 8 rows' d.
+ * Values are taken unsigned (0..63, the stored level); two maddubs (2 * 2 * 63 * 127 <= 32767)
+ * sum in int16 before a madd with the 8 rows' scale of their 16-value sub-block, and the offset
+ * comes off once per super-block: 32 * sum_g sc[g] * bsums[g]. The integer is vec_dot's, the
+ * float steps are vec_dot's: every output is bit for bit what vec_dot gives. ---- */
+#define QP_BLOCK (KP_ROWS * sizeof(block_q6_K))
+#define QP_QH 1024
+#define QP_SC 1536
+#define QP_D 1664
+#define QP_PF 2 /* panel blocks ahead that are prefetched */
+
+/* Values 128h + 32k + 4w .. +3 of the 8 rows (0..63): vec_dot's v0..v3 on the panel's words */
+ALWAYS_INLINE __m256i qp_values(const uint8_t *pb, int h, int k, int w) {
+    const __m256i m4 = _mm256_set1_epi8(0x0f), m30 = _mm256_set1_epi8(0x30);
+    const __m256i l = _mm256_loadu_si256((const __m256i *)(pb + 32 * (16 * h + 8 * (k & 1) + w)));
+    const __m256i q = _mm256_loadu_si256((const __m256i *)(pb + QP_QH + 32 * (8 * h + w)));
+    const __m256i lo = k < 2 ? _mm256_and_si256(l, m4) : _mm256_and_si256(_mm256_srli_epi16(l, 4), m4);
+    const __m256i hb = k == 0 ? _mm256_slli_epi16(q, 4) : k == 1 ? _mm256_slli_epi16(q, 2) : k == 2 ? q : _mm256_srli_epi16(q, 2);
+    return _mm256_or_si256(lo, _mm256_and_si256(hb, m30));
+}
+
+/* int16 scale vectors from the transposed int8 scales: [s_0[g], s_0[g], s_1[g], ..] */
+ALWAYS_INLINE __m256i qp_scale_vec(const uint8_t *pb, int g) {
+    const __m128i x = _mm_loadl_epi64((const __m128i *)(pb + QP_SC + 8 * g));
+    return _mm256_cvtepi8_epi16(_mm_unpacklo_epi8(x, x));
+}
+
+ALWAYS_INLINE void qp_panel(const int T, int64_t nb, float *out, int64_t os, const uint8_t *panel, const uint8_t *y, size_t as,
+                            const kp_acts *p) {
+    __m256 acc[KP_TOKS];
+    _Pragma("GCC unroll 4") for (int t = 0; t < T; t++) acc[t] = _mm256_setzero_ps();
+    for (int64_t b = 0; b < nb; b++) {
+        const uint8_t *pb = panel + b * QP_BLOCK;
+        /* the panel block is read out of order (ql, qh and scales by turns), which the hardware
+         * prefetcher does not follow: fetch the one after next by hand */
+        for (size_t l = 0; l < QP_BLOCK; l += 64) _mm_prefetch((const char *)pb + QP_PF * QP_BLOCK + l, _MM_HINT_T0);
+        const block_q8_K *yb[KP_TOKS];
+        _Pragma("GCC unroll 4") for (int t = 0; t < T; t++) yb[t] = (const block_q8_K *)(y + t * as) + b;
+        __m256i isum[KP_TOKS];
+        _Pragma("GCC unroll 4") for (int t = 0; t < T; t++) { /* the offset: -32 * sum_g sc[g] * bsums[g] */
+            __m256i c = _mm256_setzero_si256();
+            for (int q = 0; q < 8; q++) {
+                const __m128i x = _mm_loadu_si128((const __m128i *)(pb + QP_SC + 16 * q));
+                const __m256i sp = _mm256_cvtepi8_epi16(_mm_unpacklo_epi8(x, _mm_srli_si128(x, 8)));
+                c = _mm256_add_epi32(c, _mm256_madd_epi16(sp, bcast32((const uint8_t *)(yb[t]->bsums + 2 * q))));
+            }
+            isum[t] = _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_slli_epi32(c, 5));
+        }
+        _Pragma("GCC unroll 1") for (int h = 0; h < 2; h++)
+            _Pragma("GCC unroll 4") for (int k = 0; k < 4; k++)
+                _Pragma("GCC unroll 4") for (int wp = 0; wp < 4; wp++) {
+                    const __m256i v0 = qp_values(pb, h, k, 2 * wp), v1 = qp_values(pb, h, k, 2 * wp + 1);
+                    const __m256i sc = qp_scale_vec(pb, 8 * h + 2 * k + wp / 2);
+                    _Pragma("GCC unroll 4") for (int t = 0; t < T; t++) {
+                        const uint8_t *q = (const uint8_t *)yb[t]->qs + 128 * h + 32 * k + 8 * wp;
+                        const __m256i s16 = _mm256_add_epi16(_mm256_maddubs_epi16(v0, bcast32(q)), _mm256_maddubs_epi16(v1, bcast32(q + 4)));
+                        isum[t] = _mm256_add_epi32(isum[t], _mm256_madd_epi16(s16, sc));
+                        ROUNDED(isum[t]);
+                    }
+                }
+        const __m256 d = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(pb + QP_D)));
+        _Pragma("GCC unroll 4") for (int t = 0; t < T; t++)
+            acc[t] = _mm256_fmadd_ps(_mm256_mul_ps(d, _mm256_set1_ps(p->d[b][t])), _mm256_cvtepi32_ps(isum[t]), acc[t]);
+    }
+    _Pragma("GCC unroll 4") for (int t = 0; t < T; t++) _mm256_storeu_ps(out + t * os, acc[t]);
+}
+KP_PANELS(kp_q6k, qp_panel)
+
+static void q6_K_gemm_packed(int64_t n, float *out, int64_t os, const void *w, size_t ws, int64_t nr, const void *a, size_t as,
+                             int64_t nt) {
+    kp_gemm(n, out, os, w, ws, nr, a, as, nt, kp_q6ks, false);
+}
+
+static bool q6_K_repack(int64_t n, int64_t nr, void *dst, const void *w) {
+    if (n / QK_K > KP_MAX_NB || nr % KP_ROWS) return false;
+    const int64_t nb = n / QK_K;
+    const size_t ws = (size_t)nb * sizeof(block_q6_K);
+    for (int64_t r0 = 0; r0 < nr; r0 += KP_ROWS)
+        for (int64_t b = 0; b < nb; b++) {
+            uint8_t *pb = (uint8_t *)dst + r0 * ws + b * QP_BLOCK;
+            for (int r = 0; r < KP_ROWS; r++) {
+                const block_q6_K *x = (const block_q6_K *)((const uint8_t *)w + (r0 + r) * ws) + b;
+                for (int v = 0; v < 32; v++) memcpy(pb + 32 * v + 4 * r, x->ql + 4 * v, 4);
+                for (int v = 0; v < 16; v++) memcpy(pb + QP_QH + 32 * v + 4 * r, x->qh + 4 * v, 4);
+                for (int g = 0; g < 16; g++) pb[QP_SC + 8 * g + r] = (uint8_t)x->scales[g];
+                memcpy(pb + QP_D + 2 * r, &x->d, 2);
             }
         }
     return true;
@@ -1418,7 +1524,8 @@ static const seek_type_kernels avx2_table[SEEK_TYPE_COUNT] = {
     [SEEK_TYPE_Q4_K] = {.vec_dot = q4_K_vec_dot, .gemm = q4_K_gemm,
                         .repack = q4_K_repack, .gemm_packed = q4_K_gemm_packed, .repack_rows = KP_ROWS},
     [SEEK_TYPE_Q5_K] = {.vec_dot = q5_K_vec_dot, .gemm = q5_K_gemm},
-    [SEEK_TYPE_Q6_K] = {.vec_dot = q6_K_vec_dot, .gemm = q6_K_gemm},
+    [SEEK_TYPE_Q6_K] = {.vec_dot = q6_K_vec_dot, .gemm = q6_K_gemm,
+                        .repack = q6_K_repack, .gemm_packed = q6_K_gemm_packed, .repack_rows = KP_ROWS},
     [SEEK_TYPE_Q8_K] = {.from_float = q8_K_from_float},
 };
 
