@@ -1238,24 +1238,24 @@ KQUANT_GEMM(q4_K_gemm, Q4K_TILE, q4_K_vec_dot)
 KQUANT_GEMM(q5_K_gemm, Q5K_TILE, q5_K_vec_dot)
 KQUANT_GEMM(q6_K_gemm, Q6K_TILE, q6_K_vec_dot)
 
-/* ---- Q4_K repacked at load: panels of 8 rows, one panel super-block the size of the 8 row
- * blocks it holds (1152 bytes), so row offsets stay as they were:
+/* ---- Q4_K and Q5_K repacked at load: panels of 8 rows, one panel super-block the size of the
+ * 8 row blocks it holds (1152 / 1408 bytes), so row offsets stay as they were:
  *   [0, 1024): 32 vectors; vector v = 8j + w, bytes 4r .. 4r+3 = row r's qs bytes 4v .. 4v+3, so
  *     its low nibbles are values 64j + 4w .. +3 (sub-block 2j) and its high nibbles values
  *     64j + 32 + 4w .. +3 (sub-block 2j + 1) of the 8 rows;
- *   [1024, 1120): the 12 packed 6-bit scale bytes transposed: byte 8b + r = row r's scales[b];
- *   [1120, 1136): the 8 rows' d; [1136, 1152): their dmin.
- * One broadcast 4-byte word of Q8_K activations meets 8 rows' values in one maddubs; 8 of those
- * (levels 0..15 against |a| <= 127: 8 * 2 * 15 * 127 <= 32767) sum exactly in int16 before one
- * madd with the 8 rows' sub-block scales. The float steps are vec_dot's (dot_k4), lane r for row
- * r: every output is bit for bit what vec_dot gives on the rows as they were. ---- */
+ *   Q5_K only, [1024, 1280): qh as 8 vectors, vector w bytes 4r .. 4r+3 = row r's qh bytes
+ *     4w .. 4w+3 (bit 2j / 2j+1 is the fifth bit of vector 8j + w's low / high nibbles);
+ *   then 96 bytes: the 12 packed 6-bit scale bytes transposed, byte 8b + r = row r's scales[b];
+ *   then the 8 rows' d (16 bytes) and their dmin (16 bytes).
+ * One broadcast 4-byte word of Q8_K activations meets 8 rows' values in one maddubs; 8 (Q5_K: 4)
+ * of those (levels 0..15 against |a| <= 127: 8 * 2 * 15 * 127 <= 32767; 0..31: 4 * 2 * 31 *
+ * 127) sum exactly in int16 before one madd with the 8 rows' sub-block scales. The float steps
+ * are vec_dot's (dot_k4), lane r for row r: every output is bit for bit what vec_dot gives on
+ * the rows as they were. ---- */
 #define KP_ROWS 8
 #define KP_TOKS 4      /* activation rows per microkernel */
 #define KP_MAX_NB 128  /* super-blocks per row at most (n <= 32768) */
-#define KP_BLOCK (KP_ROWS * sizeof(block_q4_K))
-#define KP_SC 1024
-#define KP_D 1120
-#define KP_DMIN 1136
+#define KP_SC 1024 /* where Q4_K's scales (Q5_K's qh) start */
 #define KP_L2_BYTES (256 * 1024) /* panels of one row block: they stay in L2 while token tiles pass */
 
 typedef struct { /* block-major, as pk_acts */
@@ -1296,13 +1296,14 @@ ALWAYS_INLINE __m256i kp_scale_vec(const __m128i *sc, int g) {
     return _mm256_cvtepu8_epi16(g % 2 ? _mm_unpackhi_epi8(x, x) : _mm_unpacklo_epi8(x, x));
 }
 
-/* acc_m += (d_a * dmin_w) * sum_g mn[g] * bsp[g], for the T tokens of one super-block */
-ALWAYS_INLINE void kp_mins(const int T, const uint8_t *pb, const kp_acts *p, int64_t b, __m256 *acc_m) {
+/* acc_m += (d_a * dmin_w) * sum_g mn[g] * bsp[g], for the T tokens of one super-block (scales:
+ * where the panel block's transposed scales start; d and dmin follow them) */
+ALWAYS_INLINE void kp_mins(const int T, const uint8_t *scales, const kp_acts *p, int64_t b, __m256 *acc_m) {
     __m128i sc[4], mn[4];
-    kp_scales(pb + KP_SC, sc, mn);
+    kp_scales(scales, sc, mn);
     __m256i mv[4]; /* int16 [m_0[2k], m_0[2k+1], m_1[2k], ..]: pairs of sub-blocks per row */
     for (int k = 0; k < 4; k++) mv[k] = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(mn[k], _mm_srli_si128(mn[k], 8)));
-    const __m256 dmin = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(pb + KP_DMIN)));
+    const __m256 dmin = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(scales + 112))); /* after the 96 scale bytes and d */
     _Pragma("GCC unroll 4") for (int t = 0; t < T; t++) {
         const uint8_t *bs = (const uint8_t *)p->bsp[b][t];
         __m256i m = _mm256_madd_epi16(mv[0], bcast32(bs));
@@ -1312,44 +1313,66 @@ ALWAYS_INLINE void kp_mins(const int T, const uint8_t *pb, const kp_acts *p, int
 }
 
 /* One panel x T activation rows (Q8_K rows y, as apart, prepared in p). */
+/* Where a Q4_K (five: Q5_K) panel block keeps its parts: Q5_K has the 8 rows' qh (as 8
+ * vectors, vector w bytes 4r .. 4r+3 = row r's qh bytes 4w .. 4w+3) between qs and the scales. */
+ALWAYS_INLINE size_t kp_block(const bool five) { return KP_ROWS * (five ? sizeof(block_q5_K) : sizeof(block_q4_K)); }
+ALWAYS_INLINE size_t kp_sc(const bool five) { return five ? KP_SC + 256 : KP_SC; }
+
+/* One panel x T activation rows (Q8_K rows y, as apart, prepared in p). */
 ALWAYS_INLINE void kp_panel(const int T, int64_t nb, float *out, int64_t os, const uint8_t *panel, const uint8_t *y, size_t as,
-                            const kp_acts *p) {
-    const __m256i m4 = _mm256_set1_epi8(0x0f);
+                            const kp_acts *p, const bool five) {
+    const __m256i m4 = _mm256_set1_epi8(0x0f), b4 = _mm256_set1_epi8(0x10);
+    const size_t bsz = kp_block(five), sc_at = kp_sc(five);
+    const int span = five ? 4 : 8; /* vectors whose int16 sums fit (levels 0..31 / 0..15) */
     __m256 acc[KP_TOKS], acc_m[KP_TOKS];
     _Pragma("GCC unroll 4") for (int t = 0; t < T; t++) acc[t] = acc_m[t] = _mm256_setzero_ps();
     for (int64_t b = 0; b < nb; b++) {
-        const uint8_t *pb = panel + b * KP_BLOCK, *ya = y + b * sizeof(block_q8_K) + offsetof(block_q8_K, qs);
+        const uint8_t *pb = panel + b * bsz, *ya = y + b * sizeof(block_q8_K) + offsetof(block_q8_K, qs);
         __m128i sc[4], mn[4];
-        kp_scales(pb + KP_SC, sc, mn);
+        kp_scales(pb + sc_at, sc, mn);
         __m256i isum[KP_TOKS];
         _Pragma("GCC unroll 1") for (int j = 0; j < 4; j++) {
+            const __m256i sl = kp_scale_vec(sc, 2 * j), sh = kp_scale_vec(sc, 2 * j + 1);
+            const __m256i bl = _mm256_set1_epi8((char)(1 << (2 * j))), bh = _mm256_set1_epi8((char)(1 << (2 * j + 1)));
             __m256i slo[KP_TOKS], shi[KP_TOKS];
             _Pragma("GCC unroll 8") for (int w = 0; w < 8; w++) {
                 const __m256i raw = _mm256_loadu_si256((const __m256i *)(pb + 32 * (8 * j + w)));
-                const __m256i lo = _mm256_and_si256(raw, m4), hi = _mm256_and_si256(_mm256_srli_epi16(raw, 4), m4);
+                __m256i lo = _mm256_and_si256(raw, m4), hi = _mm256_and_si256(_mm256_srli_epi16(raw, 4), m4);
+                if (five) { /* bit 2j / 2j+1 of qh: the fifth bit of the low / high nibbles */
+                    const __m256i hb = _mm256_loadu_si256((const __m256i *)(pb + KP_SC + 32 * w));
+                    lo = _mm256_or_si256(lo, _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(hb, bl), bl), b4));
+                    hi = _mm256_or_si256(hi, _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(hb, bh), bh), b4));
+                }
                 _Pragma("GCC unroll 4") for (int t = 0; t < T; t++) {
                     const uint8_t *q = ya + t * as + 64 * j + 4 * w;
                     const __m256i ml = _mm256_maddubs_epi16(lo, bcast32(q)), mh = _mm256_maddubs_epi16(hi, bcast32(q + 32));
-                    slo[t] = w ? _mm256_add_epi16(slo[t], ml) : ml;
-                    shi[t] = w ? _mm256_add_epi16(shi[t], mh) : mh;
+                    slo[t] = w % span ? _mm256_add_epi16(slo[t], ml) : ml;
+                    shi[t] = w % span ? _mm256_add_epi16(shi[t], mh) : mh;
                     ROUNDED(slo[t]);
                     ROUNDED(shi[t]);
+                    if (w % span == span - 1) {
+                        const __m256i s32 = _mm256_add_epi32(_mm256_madd_epi16(slo[t], sl), _mm256_madd_epi16(shi[t], sh));
+                        isum[t] = j || w >= span ? _mm256_add_epi32(isum[t], s32) : s32;
+                    }
                 }
             }
-            const __m256i sl = kp_scale_vec(sc, 2 * j), sh = kp_scale_vec(sc, 2 * j + 1);
-            _Pragma("GCC unroll 4") for (int t = 0; t < T; t++) {
-                const __m256i s32 = _mm256_add_epi32(_mm256_madd_epi16(slo[t], sl), _mm256_madd_epi16(shi[t], sh));
-                isum[t] = j ? _mm256_add_epi32(isum[t], s32) : s32;
-            }
         }
-        const __m256 d = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(pb + KP_D)));
+        const __m256 d = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(pb + sc_at + 96)));
         _Pragma("GCC unroll 4") for (int t = 0; t < T; t++)
             acc[t] = _mm256_fmadd_ps(_mm256_mul_ps(d, _mm256_set1_ps(p->d[b][t])), _mm256_cvtepi32_ps(isum[t]), acc[t]);
-        if (T <= 2) kp_mins(T, pb, p, b, acc_m);
+        if (T <= 2) kp_mins(T, pb + sc_at, p, b, acc_m);
     }
     if (T > 2) /* the minimums in a pass of their own (the same sequence either way) */
-        for (int64_t b = 0; b < nb; b++) kp_mins(T, panel + b * KP_BLOCK, p, b, acc_m);
+        for (int64_t b = 0; b < nb; b++) kp_mins(T, panel + b * bsz + sc_at, p, b, acc_m);
     _Pragma("GCC unroll 4") for (int t = 0; t < T; t++) _mm256_storeu_ps(out + t * os, _mm256_sub_ps(acc[t], acc_m[t]));
+}
+ALWAYS_INLINE void kp_panel4(const int T, int64_t nb, float *out, int64_t os, const uint8_t *panel, const uint8_t *y, size_t as,
+                             const kp_acts *p) {
+    kp_panel(T, nb, out, os, panel, y, as, p, false);
+}
+ALWAYS_INLINE void kp_panel5(const int T, int64_t nb, float *out, int64_t os, const uint8_t *panel, const uint8_t *y, size_t as,
+                             const kp_acts *p) {
+    kp_panel(T, nb, out, os, panel, y, as, p, true);
 }
 
 typedef void (*kp_panel_fn)(int64_t nb, float *out, int64_t os, const uint8_t *panel, const uint8_t *y, size_t as, const kp_acts *p);
@@ -1384,30 +1407,41 @@ static void kp_gemm(int64_t n, float *out, int64_t os, const void *w, size_t ws,
     static void name##4(int64_t nb, float *out, int64_t os, const uint8_t *panel, const uint8_t *y, size_t as,         \
                         const kp_acts *p) { kernel(4, nb, out, os, panel, y, as, p); }                                 \
     static const kp_panel_fn name##s[KP_TOKS + 1] = {NULL, name##1, name##2, name##3, name##4};
-KP_PANELS(kp_q4k, kp_panel)
+KP_PANELS(kp_q4k, kp_panel4)
+KP_PANELS(kp_q5k, kp_panel5)
 
 static void q4_K_gemm_packed(int64_t n, float *out, int64_t os, const void *w, size_t ws, int64_t nr, const void *a, size_t as,
                              int64_t nt) {
     kp_gemm(n, out, os, w, ws, nr, a, as, nt, kp_q4ks, true);
 }
+static void q5_K_gemm_packed(int64_t n, float *out, int64_t os, const void *w, size_t ws, int64_t nr, const void *a, size_t as,
+                             int64_t nt) {
+    kp_gemm(n, out, os, w, ws, nr, a, as, nt, kp_q5ks, true);
+}
 
-static bool q4_K_repack(int64_t n, int64_t nr, void *dst, const void *w) {
+ALWAYS_INLINE bool kp_repack(int64_t n, int64_t nr, void *dst, const void *w, const bool five) {
     if (n / QK_K > KP_MAX_NB || nr % KP_ROWS) return false;
     const int64_t nb = n / QK_K;
-    const size_t ws = (size_t)nb * sizeof(block_q4_K);
+    const size_t bs = five ? sizeof(block_q5_K) : sizeof(block_q4_K), ws = (size_t)nb * bs, sc_at = kp_sc(five);
     for (int64_t r0 = 0; r0 < nr; r0 += KP_ROWS)
         for (int64_t b = 0; b < nb; b++) {
-            uint8_t *pb = (uint8_t *)dst + r0 * ws + b * KP_BLOCK;
+            uint8_t *pb = (uint8_t *)dst + r0 * ws + b * KP_ROWS * bs;
             for (int r = 0; r < KP_ROWS; r++) {
-                const block_q4_K *x = (const block_q4_K *)((const uint8_t *)w + (r0 + r) * ws) + b;
-                for (int v = 0; v < 32; v++) memcpy(pb + 32 * v + 4 * r, x->qs + 4 * v, 4);
-                for (int k = 0; k < K_SCALE_SIZE; k++) pb[KP_SC + 8 * k + r] = x->scales[k];
-                memcpy(pb + KP_D + 2 * r, &x->d, 2);
-                memcpy(pb + KP_DMIN + 2 * r, &x->dmin, 2);
+                const uint8_t *x = (const uint8_t *)w + (r0 + r) * ws + b * bs;
+                const uint8_t *qs = five ? ((const block_q5_K *)x)->qs : ((const block_q4_K *)x)->qs;
+                const uint8_t *scales = five ? ((const block_q5_K *)x)->scales : ((const block_q4_K *)x)->scales;
+                for (int v = 0; v < 32; v++) memcpy(pb + 32 * v + 4 * r, qs + 4 * v, 4);
+                if (five)
+                    for (int v = 0; v < 8; v++) memcpy(pb + KP_SC + 32 * v + 4 * r, ((const block_q5_K *)x)->qh + 4 * v, 4);
+                for (int k = 0; k < K_SCALE_SIZE; k++) pb[sc_at + 8 * k + r] = scales[k];
+                memcpy(pb + sc_at + 96 + 2 * r, x, 2);      /* d */
+                memcpy(pb + sc_at + 112 + 2 * r, x + 2, 2); /* dmin */
             }
         }
     return true;
 }
+static bool q4_K_repack(int64_t n, int64_t nr, void *dst, const void *w) { return kp_repack(n, nr, dst, w, false); }
+static bool q5_K_repack(int64_t n, int64_t nr, void *dst, const void *w) { return kp_repack(n, nr, dst, w, true); }
 
 /* ---- Q6_K repacked at load: panels of 8 rows, a panel super-block the size of the 8 row blocks
  * (1680 bytes):
@@ -1523,7 +1557,8 @@ static const seek_type_kernels avx2_table[SEEK_TYPE_COUNT] = {
     [SEEK_TYPE_Q8_1] = {.from_float = q8_1_from_float},
     [SEEK_TYPE_Q4_K] = {.vec_dot = q4_K_vec_dot, .gemm = q4_K_gemm,
                         .repack = q4_K_repack, .gemm_packed = q4_K_gemm_packed, .repack_rows = KP_ROWS},
-    [SEEK_TYPE_Q5_K] = {.vec_dot = q5_K_vec_dot, .gemm = q5_K_gemm},
+    [SEEK_TYPE_Q5_K] = {.vec_dot = q5_K_vec_dot, .gemm = q5_K_gemm,
+                        .repack = q5_K_repack, .gemm_packed = q5_K_gemm_packed, .repack_rows = KP_ROWS},
     [SEEK_TYPE_Q6_K] = {.vec_dot = q6_K_vec_dot, .gemm = q6_K_gemm,
                         .repack = q6_K_repack, .gemm_packed = q6_K_gemm_packed, .repack_rows = KP_ROWS},
     [SEEK_TYPE_Q8_K] = {.from_float = q8_K_from_float},
