@@ -40,4 +40,18 @@ static inline void seek_k4_unpack_scales(const uint8_t q[12], uint8_t sc[8], uin
     memcpy(mn, m, 8);
 }
 
+#if defined(__AVX2__)
+#include <immintrin.h>
+/* Q6_K, AVX2 files: the 6-bit levels (0..63, stored +32) of values 128h + 32k + l, l < 32, as
+ * bytes v[k], from ql bytes 64h .. 64h+31 (la), 64h+32 .. 64h+63 (lb) and qh bytes 32h .. 32h+31
+ * (qh): low nibbles of la / lb and high nibbles of la / lb, with qh bits 2k .. 2k+1 on top. */
+static inline __attribute__((always_inline)) void seek_q6_levels(__m256i la, __m256i lb, __m256i qh, __m256i v[4]) {
+    const __m256i m4 = _mm256_set1_epi8(0x0f), m30 = _mm256_set1_epi8(0x30);
+    v[0] = _mm256_or_si256(_mm256_and_si256(la, m4), _mm256_and_si256(_mm256_slli_epi16(qh, 4), m30));
+    v[1] = _mm256_or_si256(_mm256_and_si256(lb, m4), _mm256_and_si256(_mm256_slli_epi16(qh, 2), m30));
+    v[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(la, 4), m4), _mm256_and_si256(qh, m30));
+    v[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(lb, 4), m4), _mm256_and_si256(_mm256_srli_epi16(qh, 2), m30));
+}
+#endif
+
 #endif

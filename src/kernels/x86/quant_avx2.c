@@ -999,67 +999,19 @@ static void q8_K_from_float(const float *x, void *dst, int64_t n) {
     }
 }
 
-/* ---- k-quants against Q8_K ---- */
+/* ---- k-quants against Q8_K: a tile of 1 .. KQ_TOKS activation rows against one weight row.
+ * vec_dot is the one-row tile; the gemm takes a weight row's super-block unpacked once (scales,
+ * nibbles, fifth and sixth bits, scale shuffles) for the tile's rows. Each super-block's sums are
+ * exact integers that meet the floats once, in one float lane per (row, token):
+ *   Q4_K / Q5_K: isum = sum_g sc[g] * dot_g, msum = sum_g mn[g] * (bsums[2g] + bsums[2g+1]),
+ *     acc = fma(d_a * d_w, isum, acc), acc_m = fma(d_a * dmin_w, msum, acc_m), out = acc - acc_m;
+ *   Q6_K: isum = sum_g sc[g] * dot_g (levels -32..31), acc = fma(d_a * d_w, isum, acc).
+ * Integer sums are exact in any order, so the tiles, and the repacked kernels further down that
+ * keep 8 rows in one vector, give vec_dot's bits whatever the batch. ---- */
 
-/* Q4_K and Q5_K: per 64 values, the low-nibble half is sub-block 2j and the high half 2j+1;
- * Q5_K adds bit 2j / 2j+1 of qh[l] as bit 4. Each super-block's two sums are exact integers,
- * sum_g sc[g] * dot_g and sum_g mn[g] * (bsums[2g] + bsums[2g+1]), and each meets the floats
- * once: acc = fma(d_a * d_w, isum, acc), acc_m = fma(d_a * dmin_w, msum, acc_m), out = acc -
- * acc_m. One float lane per row is what lets the repacked kernel below keep 8 rows in one
- * vector and still give vec_dot's bits. */
-ALWAYS_INLINE void dot_k4(int64_t n, float *out, const void *w, const void *a, bool five) {
-    const block_q8_K *y = a;
-    const __m256i m4 = _mm256_set1_epi8(0x0f), one = _mm256_set1_epi8(1);
-    float acc = 0, acc_m = 0;
-    for (int64_t i = 0; i < n / QK_K; i++) {
-        const uint8_t *qs, *scales;
-        seek_f16 d16, dmin16;
-        __m256i hbits = _mm256_setzero_si256();
-        if (five) {
-            const block_q5_K *x = (const block_q5_K *)w + i;
-            qs = x->qs, scales = x->scales, d16 = x->d, dmin16 = x->dmin;
-            hbits = _mm256_loadu_si256((const __m256i *)x->qh);
-        } else {
-            const block_q4_K *x = (const block_q4_K *)w + i;
-            qs = x->qs, scales = x->scales, d16 = x->d, dmin16 = x->dmin;
-        }
-        uint8_t sc[8], mn[8];
-        seek_k4_unpack_scales(scales, sc, mn);
-        /* the min correction: pairs of bsums times the 8 mins */
-        const __m256i bs = _mm256_loadu_si256((const __m256i *)y[i].bsums);
-        const __m128i pairs = _mm_hadd_epi16(_mm256_castsi256_si128(bs), _mm256_extracti128_si256(bs, 1));
-        const __m128i mins = _mm_cvtepu8_epi16(_mm_loadl_epi64((const __m128i *)mn));
-        const int msum = hsum_epi32_128(_mm_madd_epi16(mins, pairs));
-        /* the 8 scales as int16 in both 128-bit lanes; pshufb picks scale k for every lane */
-        const __m256i sc16 = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(_mm_loadl_epi64((const __m128i *)sc)));
-        const int8_t *q8 = y[i].qs;
-        __m256i sum_lo = _mm256_setzero_si256(), sum_hi = _mm256_setzero_si256();
-#pragma GCC unroll 4
-        for (int j = 0; j < QK_K / 64; j++) {
-            const __m256i bits = _mm256_loadu_si256((const __m256i *)(qs + 32 * j));
-            __m256i lo = _mm256_and_si256(bits, m4);
-            __m256i hi = _mm256_and_si256(_mm256_srli_epi16(bits, 4), m4);
-            if (five) {
-                lo = _mm256_or_si256(lo, _mm256_slli_epi16(_mm256_and_si256(hbits, one), 4));
-                hi = _mm256_or_si256(hi, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hbits, 1), one), 4));
-                hbits = _mm256_srli_epi16(hbits, 2);
-            }
-            const __m256i plo = _mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *)(q8 + 64 * j)));
-            const __m256i phi = _mm256_maddubs_epi16(hi, _mm256_loadu_si256((const __m256i *)(q8 + 64 * j + 32)));
-            const __m256i slo = _mm256_shuffle_epi8(sc16, _mm256_set1_epi16((short)(0x0100 + 0x0202 * (2 * j))));
-            const __m256i shi = _mm256_shuffle_epi8(sc16, _mm256_set1_epi16((short)(0x0100 + 0x0202 * (2 * j + 1))));
-            sum_lo = _mm256_add_epi32(sum_lo, _mm256_madd_epi16(plo, slo));
-            sum_hi = _mm256_add_epi32(sum_hi, _mm256_madd_epi16(phi, shi));
-        }
-        const int isum = hsum_epi32(_mm256_add_epi32(sum_lo, sum_hi));
-        acc = fmaf(y[i].d * seek_f16_table[d16], (float)isum, acc);
-        acc_m = fmaf(y[i].d * seek_f16_table[dmin16], (float)msum, acc_m);
-    }
-    *out = acc - acc_m;
-}
-
-static void q4_K_vec_dot(int64_t n, float *out, const void *w, const void *a) { dot_k4(n, out, w, a, false); }
-static void q5_K_vec_dot(int64_t n, float *out, const void *w, const void *a) { dot_k4(n, out, w, a, true); }
+#define KQ_TOKS 6 /* KQUANT_GEMM's switch has a case for each tile size up to this */
+/* a loop over the tile's tokens, unrolled so that per-token vectors stay in registers */
+#define FOR_TOK(t) _Pragma("GCC unroll 6") for (int t = 0; t < T; t++)
 
 /* 32 values of Q6_K (stored +32, so 0..63) times 32 activations, scaled by the sub-block scales
  * of the two 16-halves (sc16: int16 [s_g x8 | s_g+1 x8]); maddubs on the unsigned value, then
@@ -1076,49 +1028,8 @@ ALWAYS_INLINE __m256i q6_scale_pair(__m128i sc8, int g) {
     return _mm256_cvtepi8_epi16(_mm_shuffle_epi8(sc8, pick));
 }
 
-/* Q6_K: per 128 values, ql[0..31] low/high nibbles are values 0..31 / 64..95, ql[32..63] are
- * 32..63 / 96..127, qh bits 2k..2k+1 are the top bits of the k-th 32. As for Q4_K, each
- * super-block's sum is an exact integer that meets the floats once (one lane per row). */
-static void q6_K_vec_dot(int64_t n, float *out, const void *w, const void *a) {
-    const block_q6_K *x = w;
-    const block_q8_K *y = a;
-    const __m256i m4 = _mm256_set1_epi8(0x0f), m30 = _mm256_set1_epi8(0x30);
-    float acc = 0;
-    for (int64_t i = 0; i < n / QK_K; i++) {
-        const int8_t *q8 = y[i].qs;
-        const __m128i sc8 = _mm_loadu_si128((const __m128i *)x[i].scales);
-        __m256i s01 = _mm256_setzero_si256(), s23 = _mm256_setzero_si256();
-#pragma GCC unroll 2
-        for (int h = 0; h < 2; h++) {
-            const __m256i la = _mm256_loadu_si256((const __m256i *)(x[i].ql + 64 * h));
-            const __m256i lb = _mm256_loadu_si256((const __m256i *)(x[i].ql + 64 * h + 32));
-            const __m256i qh = _mm256_loadu_si256((const __m256i *)(x[i].qh + 32 * h));
-            const __m256i v0 = _mm256_or_si256(_mm256_and_si256(la, m4), _mm256_and_si256(_mm256_slli_epi16(qh, 4), m30));
-            const __m256i v1 = _mm256_or_si256(_mm256_and_si256(lb, m4), _mm256_and_si256(_mm256_slli_epi16(qh, 2), m30));
-            const __m256i v2 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(la, 4), m4), _mm256_and_si256(qh, m30));
-            const __m256i v3 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(lb, 4), m4),
-                                               _mm256_and_si256(_mm256_srli_epi16(qh, 2), m30));
-            const int8_t *q = q8 + 128 * h;
-            s01 = _mm256_add_epi32(s01, _mm256_add_epi32(q6_dot32(v0, q, q6_scale_pair(sc8, 8 * h)),
-                                                         q6_dot32(v1, q + 32, q6_scale_pair(sc8, 8 * h + 2))));
-            s23 = _mm256_add_epi32(s23, _mm256_add_epi32(q6_dot32(v2, q + 64, q6_scale_pair(sc8, 8 * h + 4)),
-                                                         q6_dot32(v3, q + 96, q6_scale_pair(sc8, 8 * h + 6))));
-        }
-        acc = fmaf(y[i].d * seek_f16_table[x[i].d], (float)hsum_epi32(_mm256_add_epi32(s01, s23)), acc);
-    }
-    *out = acc;
-}
-
-/* ---- k-quant gemm: a weight row's super-block is unpacked once (scales, nibbles, fifth and
- * sixth bits, the scale shuffles) for a tile of up to KQ_TOKS activation rows. Each (row, token)
- * gets vec_dot's float operations in vec_dot's order on the same per-lane integers (integer sums
- * are exact in any order), so every output is bit for bit what vec_dot gives. Rows are taken one
- * at a time under a tile of tokens: op_matmul hands over blocks of 16 rows that stay in L1. ---- */
-
-#define KQ_TOKS 6 /* KQUANT_GEMM's switch has a case for each tile size up to this */
-/* a loop over the tile's tokens, unrolled so that per-token vectors stay in registers */
-#define FOR_TOK(t) _Pragma("GCC unroll 6") for (int t = 0; t < T; t++)
-
+/* Q4_K and Q5_K: per 64 values, the low-nibble half is sub-block 2j and the high half 2j+1;
+ * Q5_K adds bit 2j / 2j+1 of qh[l] as bit 4. */
 ALWAYS_INLINE void k4_tile(int T, int64_t n, float *out, int64_t os, const void *w, const uint8_t *a, size_t as, bool five) {
     const block_q8_K *y[KQ_TOKS];
     float acc[KQ_TOKS], acc_m[KQ_TOKS];
@@ -1175,6 +1086,8 @@ ALWAYS_INLINE void k4_tile(int T, int64_t n, float *out, int64_t os, const void 
     FOR_TOK(t) out[t * os] = acc[t] - acc_m[t];
 }
 
+/* Q6_K: per 128 values, ql[0..31] low/high nibbles are values 0..31 / 64..95, ql[32..63] are
+ * 32..63 / 96..127, qh bits 2k..2k+1 are the top bits of the k-th 32. */
 ALWAYS_INLINE void q6_tile(int T, int64_t n, float *out, int64_t os, const void *w, const uint8_t *a, size_t as) {
     const block_q6_K *x = w;
     const block_q8_K *y[KQ_TOKS];
@@ -1183,7 +1096,6 @@ ALWAYS_INLINE void q6_tile(int T, int64_t n, float *out, int64_t os, const void 
         y[t] = (const block_q8_K *)(a + (size_t)t * as);
         acc[t] = 0;
     }
-    const __m256i m4 = _mm256_set1_epi8(0x0f), m30 = _mm256_set1_epi8(0x30);
     for (int64_t i = 0; i < n / QK_K; i++) {
         const __m128i sc8 = _mm_loadu_si128((const __m128i *)x[i].scales);
         __m256i sum[KQ_TOKS];
@@ -1193,12 +1105,9 @@ ALWAYS_INLINE void q6_tile(int T, int64_t n, float *out, int64_t os, const void 
             const __m256i la = _mm256_loadu_si256((const __m256i *)(x[i].ql + 64 * h));
             const __m256i lb = _mm256_loadu_si256((const __m256i *)(x[i].ql + 64 * h + 32));
             const __m256i qh = _mm256_loadu_si256((const __m256i *)(x[i].qh + 32 * h));
-            const __m256i v[4] = {
-                _mm256_or_si256(_mm256_and_si256(la, m4), _mm256_and_si256(_mm256_slli_epi16(qh, 4), m30)),
-                _mm256_or_si256(_mm256_and_si256(lb, m4), _mm256_and_si256(_mm256_slli_epi16(qh, 2), m30)),
-                _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(la, 4), m4), _mm256_and_si256(qh, m30)),
-                _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(lb, 4), m4), _mm256_and_si256(_mm256_srli_epi16(qh, 2), m30)),
-            };
+            __m256i v[4];
+            seek_q6_levels(la, lb, qh, v);
+#pragma GCC unroll 4
             for (int k = 0; k < 4; k++) {
                 const __m256i s = q6_scale_pair(sc8, 8 * h + 2 * k);
                 FOR_TOK(t) sum[t] = _mm256_add_epi32(sum[t], q6_dot32(v[k], y[t][i].qs + 128 * h + 32 * k, s));
@@ -1209,9 +1118,12 @@ ALWAYS_INLINE void q6_tile(int T, int64_t n, float *out, int64_t os, const void 
     FOR_TOK(t) out[t * os] = acc[t];
 }
 
-/* out[t * os + r] for rows r < nr and tokens t < nt: token tiles of KQ_TOKS, rows inside; a lone
- * token is vec_dot itself (a one-token tile is slower than vec_dot's interleaved loop) */
-#define KQUANT_GEMM(name, TILE_CALL, vec_dot)                                                                                   \
+static void q4_K_vec_dot(int64_t n, float *out, const void *w, const void *a) { k4_tile(1, n, out, 0, w, a, 0, false); }
+static void q5_K_vec_dot(int64_t n, float *out, const void *w, const void *a) { k4_tile(1, n, out, 0, w, a, 0, true); }
+static void q6_K_vec_dot(int64_t n, float *out, const void *w, const void *a) { q6_tile(1, n, out, 0, w, a, 0); }
+
+/* out[t * os + r] for rows r < nr and tokens t < nt: token tiles of KQ_TOKS, rows inside */
+#define KQUANT_GEMM(name, TILE_CALL)                                                                                   \
     static void name(int64_t n, float *out, int64_t os, const void *w, size_t ws, int64_t nr, const void *a, size_t as, \
                      int64_t nt) {                                                                                     \
         for (int64_t t0 = 0; t0 < nt; t0 += KQ_TOKS) {                                                                 \
@@ -1221,7 +1133,7 @@ ALWAYS_INLINE void q6_tile(int T, int64_t n, float *out, int64_t os, const void 
                 const void *wr = (const uint8_t *)w + (size_t)r * ws;                                                  \
                 float *o = out + t0 * os + r;                                                                          \
                 switch (T) {                                                                                           \
-                case 1: vec_dot(n, o, wr, at); break;                                                                  \
+                case 1: TILE_CALL(1); break;                                                                           \
                 case 2: TILE_CALL(2); break;                                                                           \
                 case 3: TILE_CALL(3); break;                                                                           \
                 case 4: TILE_CALL(4); break;                                                                           \
@@ -1234,9 +1146,9 @@ ALWAYS_INLINE void q6_tile(int T, int64_t n, float *out, int64_t os, const void 
 #define Q4K_TILE(T_) k4_tile(T_, n, o, os, wr, at, as, false)
 #define Q5K_TILE(T_) k4_tile(T_, n, o, os, wr, at, as, true)
 #define Q6K_TILE(T_) q6_tile(T_, n, o, os, wr, at, as)
-KQUANT_GEMM(q4_K_gemm, Q4K_TILE, q4_K_vec_dot)
-KQUANT_GEMM(q5_K_gemm, Q5K_TILE, q5_K_vec_dot)
-KQUANT_GEMM(q6_K_gemm, Q6K_TILE, q6_K_vec_dot)
+KQUANT_GEMM(q4_K_gemm, Q4K_TILE)
+KQUANT_GEMM(q5_K_gemm, Q5K_TILE)
+KQUANT_GEMM(q6_K_gemm, Q6K_TILE)
 
 /* ---- Q4_K and Q5_K repacked at load: panels of 8 rows, one panel super-block the size of the
  * 8 row blocks it holds (1152 / 1408 bytes), so row offsets stay as they were:

@@ -68,7 +68,6 @@ static void q4_K_vec_dot(int64_t n, float *out, const void *w, const void *a) {
 static void q6_K_vec_dot(int64_t n, float *out, const void *w, const void *a) {
     const block_q6_K *x = w;
     const block_q8_K *y = a;
-    const __m256i m4 = _mm256_set1_epi8(0x0f), m30 = _mm256_set1_epi8(0x30);
     const __m512i k32 = _mm512_set1_epi8(32);
     /* int16 lane j of a vector for sub-blocks g..g+3 takes scale g + j/8 */
     const __m512i lane_of = _mm512_set_epi16(3, 3, 3, 3, 3, 3, 3, 3, 2, 2, 2, 2, 2, 2, 2, 2,
@@ -81,12 +80,9 @@ static void q6_K_vec_dot(int64_t n, float *out, const void *w, const void *a) {
             const __m256i la = _mm256_loadu_si256((const __m256i *)(x[i].ql + 64 * h));
             const __m256i lb = _mm256_loadu_si256((const __m256i *)(x[i].ql + 64 * h + 32));
             const __m256i qh = _mm256_loadu_si256((const __m256i *)(x[i].qh + 32 * h));
-            const __m256i v0 = _mm256_or_si256(_mm256_and_si256(la, m4), _mm256_and_si256(_mm256_slli_epi16(qh, 4), m30));
-            const __m256i v1 = _mm256_or_si256(_mm256_and_si256(lb, m4), _mm256_and_si256(_mm256_slli_epi16(qh, 2), m30));
-            const __m256i v2 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(la, 4), m4), _mm256_and_si256(qh, m30));
-            const __m256i v3 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(lb, 4), m4),
-                                               _mm256_and_si256(_mm256_srli_epi16(qh, 2), m30));
-            const __m512i v[2] = {join(v0, v1), join(v2, v3)};
+            __m256i l[4];
+            seek_q6_levels(la, lb, qh, l);
+            const __m512i v[2] = {join(l[0], l[1]), join(l[2], l[3])};
             for (int k = 0; k < 2; k++) {
                 const __m512i qa = _mm512_loadu_si512(y[i].qs + 128 * h + 64 * k);
                 const __m512i p = _mm512_sub_epi16(_mm512_maddubs_epi16(v[k], qa), _mm512_maddubs_epi16(k32, qa));
