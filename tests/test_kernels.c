@@ -515,10 +515,12 @@ static void check_gemm(void) {
 }
 
 /* Weights repacked at load (gemm_packed) must give every output bit-identically to vec_dot on
- * the rows as they were: 136 rows are 17 panels of 8, one more than a row block; 11 tokens take
- * the decode path (up to 6) and the tiled one (Q5_0: with its panels expanded to bytes). */
+ * the rows as they were: 136 rows are 17 panels of 8, one more than a row block of the 32-value
+ * formats, and 376 rows are 47 panels, more than the k-quants' L2 row block at this width (45
+ * Q4_K panels); 11 tokens take the decode path (up to 6, k-quants 4) and the tiled one (Q5_0:
+ * with its panels expanded to bytes). */
 static void check_gemm_packed(void) {
-    const int64_t n = 1280, rows = 136, toks = 11, row_counts[] = {8, 64, 128, 136};
+    const int64_t n = 1280, rows = 376, toks = 11, row_counts[] = {8, 64, 128, 136, 376};
     float *x = malloc((size_t)n * sizeof(float));
     int n_checked = 0;
     for (int isa = 0; isa <= (int)seek_cpu_best_isa(); isa++)
@@ -541,7 +543,7 @@ static void check_gemm_packed(void) {
         }
 #if defined(__x86_64__)
     if (seek_cpu_best_isa() >= SEEK_ISA_AVX2)
-        CHECK(n_checked >= 4, "q4_0, q4_1, q5_0 and q8_0 have packed kernels (%d tables)", n_checked);
+        CHECK(n_checked >= 7, "q4_0, q4_1, q5_0, q8_0, q4_K, q5_K and q6_K have packed kernels (%d tables)", n_checked);
 #endif
     free(x);
 }

@@ -237,6 +237,39 @@ ALWAYS_INLINE __m256i q5_1_bytes(const uint8_t *blk) {
 }
 
 
+/* ---- dequantization where the compiler does not vectorize the scalar loop (fifth bits,
+ * k-quants): the scalar reference's operations on the same values, so the same bits ---- */
+
+/* dst[0 .. 8) = (float)q * ds - mm (k-quants), or (float)q * ds + mm (the _1 formats), for the
+ * low 8 signed bytes of q8; mm = 0 and no add for the formats without a minimum. */
+ALWAYS_INLINE void deq8(float *dst, __m128i q8, float ds, float mm, int min_sign) {
+    __m256 v = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(q8)), _mm256_set1_ps(ds));
+    if (min_sign > 0) v = _mm256_add_ps(v, _mm256_set1_ps(mm));
+    if (min_sign < 0) v = _mm256_sub_ps(v, _mm256_set1_ps(mm));
+    _mm256_storeu_ps(dst, v);
+}
+/* 32 signed bytes, the same ds / mm for all */
+ALWAYS_INLINE void deq32(float *dst, __m256i q, float ds, float mm, int min_sign) {
+    const __m128i lo = _mm256_castsi256_si128(q), hi = _mm256_extracti128_si256(q, 1);
+    deq8(dst, lo, ds, mm, min_sign);
+    deq8(dst + 8, _mm_srli_si128(lo, 8), ds, mm, min_sign);
+    deq8(dst + 16, hi, ds, mm, min_sign);
+    deq8(dst + 24, _mm_srli_si128(hi, 8), ds, mm, min_sign);
+}
+
+static void q5_0_to_float(const void *src, float *dst, int64_t n) {
+    for (int64_t i = 0; i < n / QK; i++) {
+        const uint8_t *blk = (const uint8_t *)src + i * sizeof(block_q5_0);
+        deq32(dst + i * QK, _mm256_sub_epi8(q5_0_ubytes(blk), _mm256_set1_epi8(16)), f16_at(blk), 0, 0);
+    }
+}
+static void q5_1_to_float(const void *src, float *dst, int64_t n) {
+    for (int64_t i = 0; i < n / QK; i++) {
+        const block_q5_1 *x = (const block_q5_1 *)src + i;
+        deq32(dst + i * QK, q5_1_bytes((const uint8_t *)x), seek_f16_to_f32(x->d), seek_f16_to_f32(x->m), 1);
+    }
+}
+
 typedef __m256i (*bytes_fn)(const uint8_t *blk);
 
 /* Products of 32-value blocks with Q8_0 / Q8_1 activations. Every output (weight row r,
@@ -1118,6 +1151,64 @@ ALWAYS_INLINE void q6_tile(int T, int64_t n, float *out, int64_t os, const void 
     FOR_TOK(t) out[t * os] = acc[t];
 }
 
+/* x = (d * sc) * q - dmin * mn per 32-value sub-block (Q5_K: q has its fifth bit) */
+ALWAYS_INLINE void k4_to_float(const void *src, float *dst, int64_t n, bool five) {
+    const __m256i m4 = _mm256_set1_epi8(0x0f), one = _mm256_set1_epi8(1);
+    for (int64_t i = 0; i < n / QK_K; i++, dst += QK_K) {
+        const uint8_t *qs, *scales;
+        seek_f16 d16, dmin16;
+        __m256i hbits = _mm256_setzero_si256();
+        if (five) {
+            const block_q5_K *x = (const block_q5_K *)src + i;
+            qs = x->qs, scales = x->scales, d16 = x->d, dmin16 = x->dmin;
+            hbits = _mm256_loadu_si256((const __m256i *)x->qh);
+        } else {
+            const block_q4_K *x = (const block_q4_K *)src + i;
+            qs = x->qs, scales = x->scales, d16 = x->d, dmin16 = x->dmin;
+        }
+        uint8_t sc[8], mn[8];
+        seek_k4_unpack_scales(scales, sc, mn);
+        const float d = seek_f16_to_f32(d16), dmin = seek_f16_to_f32(dmin16);
+        for (int j = 0; j < QK_K / 64; j++) {
+            const __m256i bits = _mm256_loadu_si256((const __m256i *)(qs + 32 * j));
+            __m256i lo = _mm256_and_si256(bits, m4), hi = _mm256_and_si256(_mm256_srli_epi16(bits, 4), m4);
+            if (five) {
+                lo = _mm256_or_si256(lo, _mm256_slli_epi16(_mm256_and_si256(hbits, one), 4));
+                hi = _mm256_or_si256(hi, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hbits, 1), one), 4));
+                hbits = _mm256_srli_epi16(hbits, 2);
+            }
+            deq32(dst + 64 * j, lo, d * sc[2 * j], dmin * mn[2 * j], -1);
+            deq32(dst + 64 * j + 32, hi, d * sc[2 * j + 1], dmin * mn[2 * j + 1], -1);
+        }
+    }
+}
+static void q4_K_to_float(const void *src, float *dst, int64_t n) { k4_to_float(src, dst, n, false); }
+static void q5_K_to_float(const void *src, float *dst, int64_t n) { k4_to_float(src, dst, n, true); }
+
+/* x = (d * sc) * (level - 32) per 16-value sub-block */
+static void q6_K_to_float(const void *src, float *dst, int64_t n) {
+    for (int64_t i = 0; i < n / QK_K; i++, dst += QK_K) {
+        const block_q6_K *x = (const block_q6_K *)src + i;
+        const float d = seek_f16_to_f32(x->d);
+        for (int h = 0; h < 2; h++) {
+            __m256i v[4];
+            seek_q6_levels(_mm256_loadu_si256((const __m256i *)(x->ql + 64 * h)),
+                           _mm256_loadu_si256((const __m256i *)(x->ql + 64 * h + 32)),
+                           _mm256_loadu_si256((const __m256i *)(x->qh + 32 * h)), v);
+            for (int k = 0; k < 4; k++) {
+                const __m256i q = _mm256_sub_epi8(v[k], _mm256_set1_epi8(32));
+                const __m128i lo = _mm256_castsi256_si128(q), hi = _mm256_extracti128_si256(q, 1);
+                const int g = 8 * h + 2 * k;
+                float *o = dst + 128 * h + 32 * k;
+                deq8(o, lo, d * x->scales[g], 0, 0);
+                deq8(o + 8, _mm_srli_si128(lo, 8), d * x->scales[g], 0, 0);
+                deq8(o + 16, hi, d * x->scales[g + 1], 0, 0);
+                deq8(o + 24, _mm_srli_si128(hi, 8), d * x->scales[g + 1], 0, 0);
+            }
+        }
+    }
+}
+
 static void q4_K_vec_dot(int64_t n, float *out, const void *w, const void *a) { k4_tile(1, n, out, 0, w, a, 0, false); }
 static void q5_K_vec_dot(int64_t n, float *out, const void *w, const void *a) { k4_tile(1, n, out, 0, w, a, 0, true); }
 static void q6_K_vec_dot(int64_t n, float *out, const void *w, const void *a) { q6_tile(1, n, out, 0, w, a, 0); }
@@ -1461,17 +1552,17 @@ static const seek_type_kernels avx2_table[SEEK_TYPE_COUNT] = {
                         .repack = q4_0_repack, .gemm_packed = q4_0_gemm_packed, .repack_rows = PK_ROWS},
     [SEEK_TYPE_Q4_1] = {.vec_dot = q4_1_vec_dot, .gemm = q4_1_gemm, .gemm_all_rows = true,
                         .repack = q4_1_repack, .gemm_packed = q4_1_gemm_packed, .repack_rows = PK_ROWS},
-    [SEEK_TYPE_Q5_0] = {.vec_dot = q5_0_vec_dot, .gemm = q5_0_gemm, .gemm_all_rows = true,
+    [SEEK_TYPE_Q5_0] = {.to_float = q5_0_to_float, .vec_dot = q5_0_vec_dot, .gemm = q5_0_gemm, .gemm_all_rows = true,
                         .repack = q5_0_repack, .gemm_packed = q5_0_gemm_packed, .repack_rows = PK_ROWS},
-    [SEEK_TYPE_Q5_1] = {.vec_dot = q5_1_vec_dot, .gemm = q5_1_gemm, .gemm_all_rows = true},
+    [SEEK_TYPE_Q5_1] = {.to_float = q5_1_to_float, .vec_dot = q5_1_vec_dot, .gemm = q5_1_gemm, .gemm_all_rows = true},
     [SEEK_TYPE_Q8_0] = {.from_float = q8_0_from_float, .vec_dot = q8_0_vec_dot, .gemm = q8_0_gemm, .gemm_all_rows = true,
                         .repack = q8_0_repack, .gemm_packed = q8_0_gemm_packed, .repack_rows = PK_ROWS},
     [SEEK_TYPE_Q8_1] = {.from_float = q8_1_from_float},
-    [SEEK_TYPE_Q4_K] = {.vec_dot = q4_K_vec_dot, .gemm = q4_K_gemm,
+    [SEEK_TYPE_Q4_K] = {.to_float = q4_K_to_float, .vec_dot = q4_K_vec_dot, .gemm = q4_K_gemm,
                         .repack = q4_K_repack, .gemm_packed = q4_K_gemm_packed, .repack_rows = KP_ROWS},
-    [SEEK_TYPE_Q5_K] = {.vec_dot = q5_K_vec_dot, .gemm = q5_K_gemm,
+    [SEEK_TYPE_Q5_K] = {.to_float = q5_K_to_float, .vec_dot = q5_K_vec_dot, .gemm = q5_K_gemm,
                         .repack = q5_K_repack, .gemm_packed = q5_K_gemm_packed, .repack_rows = KP_ROWS},
-    [SEEK_TYPE_Q6_K] = {.vec_dot = q6_K_vec_dot, .gemm = q6_K_gemm,
+    [SEEK_TYPE_Q6_K] = {.to_float = q6_K_to_float, .vec_dot = q6_K_vec_dot, .gemm = q6_K_gemm,
                         .repack = q6_K_repack, .gemm_packed = q6_K_gemm_packed, .repack_rows = KP_ROWS},
     [SEEK_TYPE_Q8_K] = {.from_float = q8_K_from_float},
 };
