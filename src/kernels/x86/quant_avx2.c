@@ -1482,16 +1482,16 @@ ALWAYS_INLINE void qp_panel(const int T, int64_t nb, float *out, int64_t os, con
         for (size_t l = 0; l < QP_BLOCK; l += 64) _mm_prefetch((const char *)pb + QP_PF * QP_BLOCK + l, _MM_HINT_T0);
         const block_q8_K *yb[KP_TOKS];
         _Pragma("GCC unroll 4") for (int t = 0; t < T; t++) yb[t] = (const block_q8_K *)(y + t * as) + b;
-        __m256i isum[KP_TOKS];
-        _Pragma("GCC unroll 4") for (int t = 0; t < T; t++) { /* the offset: -32 * sum_g sc[g] * bsums[g] */
-            __m256i c = _mm256_setzero_si256();
-            for (int q = 0; q < 8; q++) {
-                const __m128i x = _mm_loadu_si128((const __m128i *)(pb + QP_SC + 16 * q));
-                const __m256i sp = _mm256_cvtepi8_epi16(_mm_unpacklo_epi8(x, _mm_srli_si128(x, 8)));
-                c = _mm256_add_epi32(c, _mm256_madd_epi16(sp, bcast32((const uint8_t *)(yb[t]->bsums + 2 * q))));
+        __m256i isum[KP_TOKS], c[KP_TOKS]; /* the offset: -32 * sum_g sc[g] * bsums[g] */
+        _Pragma("GCC unroll 8") for (int q = 0; q < 8; q++) { /* scale pairs 2q, 2q+1 of the 8 rows */
+            const __m128i x = _mm_loadu_si128((const __m128i *)(pb + QP_SC + 16 * q));
+            const __m256i sp = _mm256_cvtepi8_epi16(_mm_unpacklo_epi8(x, _mm_srli_si128(x, 8)));
+            _Pragma("GCC unroll 4") for (int t = 0; t < T; t++) {
+                const __m256i m = _mm256_madd_epi16(sp, bcast32((const uint8_t *)(yb[t]->bsums + 2 * q)));
+                c[t] = q ? _mm256_add_epi32(c[t], m) : m;
             }
-            isum[t] = _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_slli_epi32(c, 5));
         }
+        _Pragma("GCC unroll 4") for (int t = 0; t < T; t++) isum[t] = _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_slli_epi32(c[t], 5));
         _Pragma("GCC unroll 1") for (int h = 0; h < 2; h++)
             _Pragma("GCC unroll 4") for (int k = 0; k < 4; k++)
                 _Pragma("GCC unroll 4") for (int wp = 0; wp < 4; wp++) {
