@@ -1056,6 +1056,43 @@ ALWAYS_INLINE __m256i q6_scale_pair(__m128i sc8, int g) {
 
 /* Q4_K and Q5_K: per 64 values, the low-nibble half is sub-block 2j and the high half 2j+1;
  * Q5_K adds bit 2j / 2j+1 of qh[l] as bit 4. */
+typedef struct { /* a Q4_K / Q5_K super-block's parts */
+    const uint8_t *qs;
+    __m256i hbits; /* Q5_K: qh, shifted down 2 bits per 64 values taken */
+    float d, dmin;
+    uint8_t sc[8], mn[8];
+} k4_parts;
+
+ALWAYS_INLINE void k4_block(const void *w, int64_t i, const bool five, k4_parts *p) {
+    const uint8_t *scales;
+    seek_f16 d16, dmin16;
+    p->hbits = _mm256_setzero_si256();
+    if (five) {
+        const block_q5_K *x = (const block_q5_K *)w + i;
+        p->qs = x->qs, scales = x->scales, d16 = x->d, dmin16 = x->dmin;
+        p->hbits = _mm256_loadu_si256((const __m256i *)x->qh);
+    } else {
+        const block_q4_K *x = (const block_q4_K *)w + i;
+        p->qs = x->qs, scales = x->scales, d16 = x->d, dmin16 = x->dmin;
+    }
+    seek_k4_unpack_scales(scales, p->sc, p->mn);
+    p->d = seek_f16_table[d16];
+    p->dmin = seek_f16_table[dmin16];
+}
+
+/* The levels of sub-blocks 2j (lo) and 2j+1 (hi) as bytes; call for j = 0, 1, 2, 3 in turn */
+ALWAYS_INLINE void k4_levels(k4_parts *p, int j, const bool five, __m256i *lo, __m256i *hi) {
+    const __m256i m4 = _mm256_set1_epi8(0x0f), one = _mm256_set1_epi8(1);
+    const __m256i bits = _mm256_loadu_si256((const __m256i *)(p->qs + 32 * j));
+    *lo = _mm256_and_si256(bits, m4);
+    *hi = _mm256_and_si256(_mm256_srli_epi16(bits, 4), m4);
+    if (five) {
+        *lo = _mm256_or_si256(*lo, _mm256_slli_epi16(_mm256_and_si256(p->hbits, one), 4));
+        *hi = _mm256_or_si256(*hi, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(p->hbits, 1), one), 4));
+        p->hbits = _mm256_srli_epi16(p->hbits, 2);
+    }
+}
+
 ALWAYS_INLINE void k4_tile(int T, int64_t n, float *out, int64_t os, const void *w, const uint8_t *a, size_t as, bool five) {
     const block_q8_K *y[KQ_TOKS];
     float acc[KQ_TOKS], acc_m[KQ_TOKS];
@@ -1063,41 +1100,23 @@ ALWAYS_INLINE void k4_tile(int T, int64_t n, float *out, int64_t os, const void 
         y[t] = (const block_q8_K *)(a + (size_t)t * as);
         acc[t] = acc_m[t] = 0;
     }
-    const __m256i m4 = _mm256_set1_epi8(0x0f), one = _mm256_set1_epi8(1);
     for (int64_t i = 0; i < n / QK_K; i++) {
-        const uint8_t *qs, *scales;
-        seek_f16 d16, dmin16;
-        __m256i hbits = _mm256_setzero_si256();
-        if (five) {
-            const block_q5_K *x = (const block_q5_K *)w + i;
-            qs = x->qs, scales = x->scales, d16 = x->d, dmin16 = x->dmin;
-            hbits = _mm256_loadu_si256((const __m256i *)x->qh);
-        } else {
-            const block_q4_K *x = (const block_q4_K *)w + i;
-            qs = x->qs, scales = x->scales, d16 = x->d, dmin16 = x->dmin;
-        }
-        uint8_t sc[8], mn[8];
-        seek_k4_unpack_scales(scales, sc, mn);
-        const __m128i mins = _mm_cvtepu8_epi16(_mm_loadl_epi64((const __m128i *)mn));
-        const float dw = seek_f16_table[d16], dmin = seek_f16_table[dmin16];
+        k4_parts p;
+        k4_block(w, i, five, &p);
+        const __m128i mins = _mm_cvtepu8_epi16(_mm_loadl_epi64((const __m128i *)p.mn));
+        const float dw = p.d, dmin = p.dmin;
         FOR_TOK(t) {
             const __m256i bs = _mm256_loadu_si256((const __m256i *)y[t][i].bsums);
             const __m128i pairs = _mm_hadd_epi16(_mm256_castsi256_si128(bs), _mm256_extracti128_si256(bs, 1));
             acc_m[t] = fmaf(y[t][i].d * dmin, (float)hsum_epi32_128(_mm_madd_epi16(mins, pairs)), acc_m[t]);
         }
-        const __m256i sc16 = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(_mm_loadl_epi64((const __m128i *)sc)));
+        const __m256i sc16 = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(_mm_loadl_epi64((const __m128i *)p.sc)));
         __m256i sum[KQ_TOKS];
         FOR_TOK(t) sum[t] = _mm256_setzero_si256();
 #pragma GCC unroll 4
         for (int j = 0; j < QK_K / 64; j++) {
-            const __m256i bits = _mm256_loadu_si256((const __m256i *)(qs + 32 * j));
-            __m256i lo = _mm256_and_si256(bits, m4);
-            __m256i hi = _mm256_and_si256(_mm256_srli_epi16(bits, 4), m4);
-            if (five) {
-                lo = _mm256_or_si256(lo, _mm256_slli_epi16(_mm256_and_si256(hbits, one), 4));
-                hi = _mm256_or_si256(hi, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hbits, 1), one), 4));
-                hbits = _mm256_srli_epi16(hbits, 2);
-            }
+            __m256i lo, hi;
+            k4_levels(&p, j, five, &lo, &hi);
             const __m256i slo = _mm256_shuffle_epi8(sc16, _mm256_set1_epi16((short)(0x0100 + 0x0202 * (2 * j))));
             const __m256i shi = _mm256_shuffle_epi8(sc16, _mm256_set1_epi16((short)(0x0100 + 0x0202 * (2 * j + 1))));
             FOR_TOK(t) {
@@ -1146,32 +1165,14 @@ ALWAYS_INLINE void q6_tile(int T, int64_t n, float *out, int64_t os, const void 
 
 /* x = (d * sc) * q - dmin * mn per 32-value sub-block (Q5_K: q has its fifth bit) */
 ALWAYS_INLINE void k4_to_float(const void *src, float *dst, int64_t n, bool five) {
-    const __m256i m4 = _mm256_set1_epi8(0x0f), one = _mm256_set1_epi8(1);
     for (int64_t i = 0; i < n / QK_K; i++, dst += QK_K) {
-        const uint8_t *qs, *scales;
-        seek_f16 d16, dmin16;
-        __m256i hbits = _mm256_setzero_si256();
-        if (five) {
-            const block_q5_K *x = (const block_q5_K *)src + i;
-            qs = x->qs, scales = x->scales, d16 = x->d, dmin16 = x->dmin;
-            hbits = _mm256_loadu_si256((const __m256i *)x->qh);
-        } else {
-            const block_q4_K *x = (const block_q4_K *)src + i;
-            qs = x->qs, scales = x->scales, d16 = x->d, dmin16 = x->dmin;
-        }
-        uint8_t sc[8], mn[8];
-        seek_k4_unpack_scales(scales, sc, mn);
-        const float d = seek_f16_to_f32(d16), dmin = seek_f16_to_f32(dmin16);
+        k4_parts p;
+        k4_block(src, i, five, &p);
         for (int j = 0; j < QK_K / 64; j++) {
-            const __m256i bits = _mm256_loadu_si256((const __m256i *)(qs + 32 * j));
-            __m256i lo = _mm256_and_si256(bits, m4), hi = _mm256_and_si256(_mm256_srli_epi16(bits, 4), m4);
-            if (five) {
-                lo = _mm256_or_si256(lo, _mm256_slli_epi16(_mm256_and_si256(hbits, one), 4));
-                hi = _mm256_or_si256(hi, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hbits, 1), one), 4));
-                hbits = _mm256_srli_epi16(hbits, 2);
-            }
-            deq32(dst + 64 * j, lo, d * sc[2 * j], dmin * mn[2 * j], -1);
-            deq32(dst + 64 * j + 32, hi, d * sc[2 * j + 1], dmin * mn[2 * j + 1], -1);
+            __m256i lo, hi;
+            k4_levels(&p, j, five, &lo, &hi);
+            deq32(dst + 64 * j, lo, p.d * p.sc[2 * j], p.dmin * p.mn[2 * j], -1);
+            deq32(dst + 64 * j + 32, hi, p.d * p.sc[2 * j + 1], p.dmin * p.mn[2 * j + 1], -1);
         }
     }
 }
