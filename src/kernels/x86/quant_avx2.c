@@ -1104,11 +1104,10 @@ ALWAYS_INLINE void k4_tile(int T, int64_t n, float *out, int64_t os, const void 
         k4_parts p;
         k4_block(w, i, five, &p);
         const __m128i mins = _mm_cvtepu8_epi16(_mm_loadl_epi64((const __m128i *)p.mn));
-        const float dw = p.d, dmin = p.dmin;
         FOR_TOK(t) {
             const __m256i bs = _mm256_loadu_si256((const __m256i *)y[t][i].bsums);
             const __m128i pairs = _mm_hadd_epi16(_mm256_castsi256_si128(bs), _mm256_extracti128_si256(bs, 1));
-            acc_m[t] = fmaf(y[t][i].d * dmin, (float)hsum_epi32_128(_mm_madd_epi16(mins, pairs)), acc_m[t]);
+            acc_m[t] = fmaf(y[t][i].d * p.dmin, (float)hsum_epi32_128(_mm_madd_epi16(mins, pairs)), acc_m[t]);
         }
         const __m256i sc16 = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(_mm_loadl_epi64((const __m128i *)p.sc)));
         __m256i sum[KQ_TOKS];
@@ -1126,7 +1125,7 @@ ALWAYS_INLINE void k4_tile(int T, int64_t n, float *out, int64_t os, const void 
                 sum[t] = _mm256_add_epi32(sum[t], _mm256_add_epi32(_mm256_madd_epi16(plo, slo), _mm256_madd_epi16(phi, shi)));
             }
         }
-        FOR_TOK(t) acc[t] = fmaf(y[t][i].d * dw, (float)hsum_epi32(sum[t]), acc[t]);
+        FOR_TOK(t) acc[t] = fmaf(y[t][i].d * p.d, (float)hsum_epi32(sum[t]), acc[t]);
     }
     FOR_TOK(t) out[t * os] = acc[t] - acc_m[t];
 }
@@ -1247,7 +1246,7 @@ KQUANT_GEMM(q6_K_gemm, Q6K_TILE)
  * One broadcast 4-byte word of Q8_K activations meets 8 rows' values in one maddubs; 8 (Q5_K: 4)
  * of those (levels 0..15 against |a| <= 127: 8 * 2 * 15 * 127 <= 32767; 0..31: 4 * 2 * 31 *
  * 127) sum exactly in int16 before one madd with the 8 rows' sub-block scales. The float steps
- * are vec_dot's (dot_k4), lane r for row r: every output is bit for bit what vec_dot gives on
+ * are vec_dot's (k4_tile), lane r for row r: every output is bit for bit what vec_dot gives on
  * the rows as they were. ---- */
 #define KP_ROWS 8
 #define KP_TOKS 4      /* activation rows per microkernel */
@@ -1293,11 +1292,9 @@ ALWAYS_INLINE __m256i kp_scale_vec(const __m128i *sc, int g) {
     return _mm256_cvtepu8_epi16(g % 2 ? _mm_unpackhi_epi8(x, x) : _mm_unpacklo_epi8(x, x));
 }
 
-/* acc_m += (d_a * dmin_w) * sum_g mn[g] * bsp[g], for the T tokens of one super-block (scales:
- * where the panel block's transposed scales start; d and dmin follow them) */
-ALWAYS_INLINE void kp_mins(const int T, const uint8_t *scales, const kp_acts *p, int64_t b, __m256 *acc_m) {
-    __m128i sc[4], mn[4];
-    kp_scales(scales, sc, mn);
+/* acc_m += (d_a * dmin_w) * sum_g mn[g] * bsp[g], for the T tokens of one super-block (mn from
+ * kp_scales; scales: where the panel block's transposed scales start, d and dmin follow them) */
+ALWAYS_INLINE void kp_mins(const int T, const __m128i mn[4], const uint8_t *scales, const kp_acts *p, int64_t b, __m256 *acc_m) {
     __m256i mv[4]; /* int16 [m_0[2k], m_0[2k+1], m_1[2k], ..]: pairs of sub-blocks per row */
     for (int k = 0; k < 4; k++) mv[k] = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(mn[k], _mm_srli_si128(mn[k], 8)));
     const __m256 dmin = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(scales + 112))); /* after the 96 scale bytes and d */
@@ -1309,7 +1306,6 @@ ALWAYS_INLINE void kp_mins(const int T, const uint8_t *scales, const kp_acts *p,
     }
 }
 
-/* One panel x T activation rows (Q8_K rows y, as apart, prepared in p). */
 /* Where a Q4_K (five: Q5_K) panel block keeps its parts: Q5_K has the 8 rows' qh (as 8
  * vectors, vector w bytes 4r .. 4r+3 = row r's qh bytes 4w .. 4w+3) between qs and the scales. */
 ALWAYS_INLINE size_t kp_block(const bool five) { return KP_ROWS * (five ? sizeof(block_q5_K) : sizeof(block_q4_K)); }
@@ -1357,10 +1353,15 @@ ALWAYS_INLINE void kp_panel(const int T, int64_t nb, float *out, int64_t os, con
         const __m256 d = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(pb + sc_at + 96)));
         _Pragma("GCC unroll 4") for (int t = 0; t < T; t++)
             acc[t] = _mm256_fmadd_ps(_mm256_mul_ps(d, _mm256_set1_ps(p->d[b][t])), _mm256_cvtepi32_ps(isum[t]), acc[t]);
-        if (T <= 2) kp_mins(T, pb + sc_at, p, b, acc_m);
+        if (T <= 2) kp_mins(T, mn, pb + sc_at, p, b, acc_m);
     }
     if (T > 2) /* the minimums in a pass of their own (the same sequence either way) */
-        for (int64_t b = 0; b < nb; b++) kp_mins(T, panel + b * bsz + sc_at, p, b, acc_m);
+        for (int64_t b = 0; b < nb; b++) {
+            const uint8_t *scales = panel + b * bsz + sc_at;
+            __m128i sc[4], mn[4];
+            kp_scales(scales, sc, mn);
+            kp_mins(T, mn, scales, p, b, acc_m);
+        }
     _Pragma("GCC unroll 4") for (int t = 0; t < T; t++) _mm256_storeu_ps(out + t * os, _mm256_sub_ps(acc[t], acc_m[t]));
 }
 ALWAYS_INLINE void kp_panel4(const int T, int64_t nb, float *out, int64_t os, const uint8_t *panel, const uint8_t *y, size_t as,
@@ -1382,15 +1383,19 @@ static void kp_gemm(int64_t n, float *out, int64_t os, const void *w, size_t ws,
     const size_t pstride = KP_ROWS * ws;
     const int64_t per_block = KP_L2_BYTES / pstride > 1 ? (int64_t)(KP_L2_BYTES / pstride) : 1;
     kp_acts p;
+    if (nt <= KP_TOKS) { /* decode: one prep, then every panel in file order */
+        kp_prep((int)nt, nb, &p, a, as, pairs);
+        for (int64_t i = 0; i < np; i++) panels[nt](nb, out + i * KP_ROWS, os, (const uint8_t *)w + i * pstride, a, as, &p);
+        return;
+    }
     for (int64_t i0 = 0; i0 < np; i0 += per_block) {
-        const int64_t i1 = nt <= KP_TOKS ? np : i0 + per_block < np ? i0 + per_block : np;
+        const int64_t i1 = i0 + per_block < np ? i0 + per_block : np;
         for (int64_t t0 = 0; t0 < nt; t0 += KP_TOKS) {
             const int T = nt - t0 < KP_TOKS ? (int)(nt - t0) : KP_TOKS;
             const uint8_t *at = (const uint8_t *)a + (size_t)t0 * as;
             kp_prep(T, nb, &p, at, as, pairs);
             for (int64_t i = i0; i < i1; i++) panels[T](nb, out + t0 * os + i * KP_ROWS, os, (const uint8_t *)w + i * pstride, at, as, &p);
         }
-        if (nt <= KP_TOKS) break;
     }
 }
 
