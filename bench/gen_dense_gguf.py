@@ -7,7 +7,12 @@ llama-quantize (or seek quantize) to Q4_K_M and every matrix is Q4_K or Q6_K, as
 vocabulary 32768 (256 byte tokens plus fillers: benchmarks feed random ids), about 157M parameters.
 Written with llama.cpp's gguf-py (pip install gguf numpy), not by seek.
 
-usage: bench/gen_dense_gguf.py [--dim 1024] [--layers 8] [--ff 2816] [-o bench/models/dense-1024.F16.gguf]"""
+With --tokenizer-from GGUF the vocabulary, merges, special tokens and chat template are copied
+from that file instead (e.g. the default model's, so prompts of real text tokenize as they do
+for SmolLM2; the serving benchmark on a larger model uses this).
+
+usage: bench/gen_dense_gguf.py [--dim 1024] [--layers 8] [--ff 2816] [--tokenizer-from M.gguf]
+                               [-o bench/models/dense-1024.F16.gguf]"""
 import argparse
 import os
 import sys
@@ -19,6 +24,25 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from byte_level import bytes_to_unicode  # noqa: E402  (GPT-2's byte alphabet)
 
 
+def copy_tokenizer(w, path):
+    """Copies every tokenizer.* key of the GGUF at path into writer w; returns the vocabulary size."""
+    r = gguf.GGUFReader(path)
+    n = 0
+    for key, f in r.fields.items():
+        if not key.startswith("tokenizer."):
+            continue
+        val = f.contents()
+        if f.types[0] == gguf.GGUFValueType.ARRAY:
+            w.add_key_value(key, val, f.types[0], f.types[-1])
+        else:
+            w.add_key_value(key, val, f.types[0])
+        if key == "tokenizer.ggml.tokens":
+            n = len(val)
+    if not n:
+        sys.exit(f"{path}: no tokenizer.ggml.tokens")
+    return n
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--dim", type=int, default=1024)
@@ -27,6 +51,7 @@ def main():
     ap.add_argument("--heads", type=int, default=16)
     ap.add_argument("--kv-heads", type=int, default=4)
     ap.add_argument("--vocab", type=int, default=32768)
+    ap.add_argument("--tokenizer-from", help="copy the tokenizer.* keys of this GGUF (sets --vocab)")
     ap.add_argument("-o", "--out", default=None)
     a = ap.parse_args()
     if a.dim % 256 or a.ff % 256 or a.dim % a.heads or a.heads % a.kv_heads:
@@ -46,15 +71,18 @@ def main():
     w.add_rope_dimension_count(hd)
     w.add_layer_norm_rms_eps(1e-5)
     w.add_rope_freq_base(10000.0)
+    if a.tokenizer_from:
+        a.vocab = copy_tokenizer(w, a.tokenizer_from)
+    else:
+        b2u = bytes_to_unicode()
+        w.add_tokenizer_model("gpt2")
+        w.add_tokenizer_pre("default")
+        w.add_token_list([b2u[b] for b in range(256)] + [f"<t{i}>" for i in range(256, a.vocab - 1)] + ["<|end|>"])
+        w.add_token_types([1] * (a.vocab - 1) + [3])
+        w.add_token_merges(["Ġ t"])
+        w.add_bos_token_id(a.vocab - 1)
+        w.add_eos_token_id(a.vocab - 1)
     w.add_vocab_size(a.vocab)
-    b2u = bytes_to_unicode()
-    w.add_tokenizer_model("gpt2")
-    w.add_tokenizer_pre("default")
-    w.add_token_list([b2u[b] for b in range(256)] + [f"<t{i}>" for i in range(256, a.vocab - 1)] + ["<|end|>"])
-    w.add_token_types([1] * (a.vocab - 1) + [3])
-    w.add_token_merges(["Ġ t"])
-    w.add_bos_token_id(a.vocab - 1)
-    w.add_eos_token_id(a.vocab - 1)
 
     def mat(name, rows, cols):
         w.add_tensor(name, (0.02 * rng.standard_normal((rows, cols), dtype=np.float32)).astype(np.float16))
