@@ -20,6 +20,24 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 
+def sdpa(q, k, v, mask):
+    """softmax(q k^T / sqrt(d) + mask) v, causal when mask is None (an additive mask otherwise).
+    F.scaled_dot_product_attention where PyTorch has it (2.0 on); PyTorch 1.x (which
+    bench/train_compare.py can time too) gets the same math written out."""
+    if hasattr(F, "scaled_dot_product_attention"):
+        if mask is None:
+            return F.scaled_dot_product_attention(q, k, v, is_causal=True)
+        return F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+    s = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(q.shape[-1]))
+    if mask is None:
+        T, S = s.shape[-2], s.shape[-1]
+        causal = torch.ones(T, S, dtype=torch.bool, device=s.device).tril(S - T)
+        s = s.masked_fill(~causal, float("-inf"))
+    else:
+        s = s + mask
+    return torch.softmax(s, dim=-1) @ v
+
+
 @dataclass
 class ModelConfig:
     n_layer: int = 4
@@ -256,9 +274,9 @@ class TrainModel(nn.Module):
             k = k.repeat_interleave(H // Hkv, dim=1)
             v = v.repeat_interleave(H // Hkv, dim=1)
         if mask is None:
-            o = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+            o = sdpa(q, k, v, None)
         else:
-            o = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+            o = sdpa(q, k, v, mask)
         o = o.transpose(1, 2).reshape(B, T, H * hd)
         out = F.linear(o, self.P(p + "attn_output.weight"))
         return out if xl is None else (out, new_mem)
@@ -285,9 +303,9 @@ class TrainModel(nn.Module):
         query = torch.cat([q_nope, q_pe], dim=-1)
         key = torch.cat([k_nope, k_pe], dim=-1)
         if mask is None:
-            o = F.scaled_dot_product_attention(query, key, v, is_causal=True)  # scale 1/sqrt(dn+dr)
+            o = sdpa(query, key, v, None)  # scale 1/sqrt(dn+dr)
         else:
-            o = F.scaled_dot_product_attention(query, key, v, attn_mask=mask)
+            o = sdpa(query, key, v, mask)
         o = o.transpose(1, 2).reshape(B, T, H * dv)
         return F.linear(o, self.P(p + "attn_output.weight"))
 
