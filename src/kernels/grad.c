@@ -175,23 +175,37 @@ typedef struct {
     double part[64];
 } xent_job;
 
+/* Row by row: the maximum, then the exponentials in chunks of XENT_CHUNK by the vector kernels
+ * (in place when the gradient replaces the logits, in a copy otherwise: the same sums either
+ * way), each chunk's float sum added in double. */
+#define XENT_CHUNK 256
 static void xent_fn(const seek_exec *ex, void *arg) {
     xent_job *J = arg;
+    const seek_vec_kernels *vk = seek_vec();
     int64_t lo, hi;
     seek_split(J->n, ex->ith, ex->nth, &lo, &hi);
     double total = 0;
+    float buf[XENT_CHUNK];
     for (int64_t r = lo; r < hi; r++) {
         float *l = J->logits + r * J->V;
-        float mx = -INFINITY;
-        for (int64_t i = 0; i < J->V; i++) mx = l[i] > mx ? l[i] : mx;
-        double sum = 0; /* float exponentials, summed in double */
-        for (int64_t i = 0; i < J->V; i++) sum += expf(l[i] - mx);
-        const double lse = mx + log(sum);
         const int32_t t = J->targets[r];
-        total += lse - l[t];
-        if (J->grad) {
-            const float c = J->scale / (float)J->n, inv = (float)(1.0 / sum);
-            for (int64_t i = 0; i < J->V; i++) l[i] = expf(l[i] - mx) * inv * c;
+        const float lt = l[t];
+        float mx = -INFINITY;
+        for (int64_t i = 0; i < J->V; i += XENT_CHUNK) {
+            const int32_t n = (int32_t)(J->V - i < XENT_CHUNK ? J->V - i : XENT_CHUNK);
+            const float m = vk->scale_max(l + i, n, 1.0f, 0.0f, 0, 0); /* s * 1 - 0: unchanged */
+            mx = m > mx ? m : mx;
+        }
+        double sum = 0;
+        for (int64_t i = 0; i < J->V; i += XENT_CHUNK) {
+            const int32_t n = (int32_t)(J->V - i < XENT_CHUNK ? J->V - i : XENT_CHUNK);
+            float *e = J->grad ? l + i : memcpy(buf, l + i, (size_t)n * sizeof *buf);
+            sum += vk->exp_sum(e, n, mx);
+        }
+        total += mx + log(sum) - lt;
+        if (J->grad) { /* l holds exp(l - mx) */
+            const float c = J->scale / (float)J->n;
+            vk->scale(l, (float)(c / sum), J->V);
             l[t] -= c;
         }
     }
