@@ -163,7 +163,7 @@ static void test_attention_fd(void) {
         fill(x, nq + nk + nv, 1), fill(r, no, 1);
         attn_arg a = {d, p, o};
         attn_op(o, x, &a);
-        float ds[16];
+        float ds[5 * 9]; /* T * (M + T) */
         attention_backward(NULL, g, g + nq, g + nq + nk, ds, r, p, x, x + nq, x + nq + nk, &d);
         fd_check(cases[c].name, attn_op, g, x, nq + nk + nv, no, r, &a);
         free(x), free(g), free(r), free(o), free(p);

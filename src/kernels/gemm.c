@@ -25,6 +25,7 @@ typedef struct {
     float beta;
     bool split_rows;
     seek_gemm_tile_fn tile;
+    seek_gemm_pack_fn pack6, pack16; /* full panels across rows (NULL: the loops below) */
 } gemm_job;
 
 /* the scalar 6 x 16 tile: the specification of the SIMD one (which fuses the multiply-add) */
@@ -60,7 +61,9 @@ static void pack_a(float *dst, const gemm_job *j, int64_t i0, int64_t mc, int64_
         if (!j->ta) { /* k outer: sequential writes, six row streams */
             const float *src[MR];
             for (int64_t r = 0; r < MR; r++) src[r] = r < rows ? j->A + (i0 + p + r) * j->lda + p0 : NULL;
-            if (rows == MR) {
+            if (rows == MR && j->pack6) {
+                j->pack6(dst, src, kc);
+            } else if (rows == MR) {
                 for (int64_t k = 0; k < kc; k++)
                     for (int64_t r = 0; r < MR; r++) dst[k * MR + r] = src[r][k];
             } else {
@@ -91,7 +94,9 @@ static void pack_b(float *dst, const gemm_job *j, int64_t p0, int64_t kc, int64_
         } else { /* k outer: sequential writes, sixteen row streams */
             const float *src[NR];
             for (int64_t c = 0; c < NR; c++) src[c] = c < cols ? j->B + (j0 + q + c) * j->ldb + p0 : NULL;
-            if (cols == NR) {
+            if (cols == NR && j->pack16) {
+                j->pack16(dst, src, kc);
+            } else if (cols == NR) {
                 for (int64_t k = 0; k < kc; k++)
                     for (int64_t c = 0; c < NR; c++) dst[k * NR + c] = src[c][k];
             } else {
@@ -147,9 +152,11 @@ void seek_gemm_f32(seek_pool *pool, bool ta, bool tb, int64_t M, int64_t N, int6
             for (int64_t m = 0; m < M; m++) memset(C + m * ldc, 0, (size_t)N * sizeof *C);
         return;
     }
-    seek_gemm_tile_fn tile = seek_kernels_isa() >= SEEK_ISA_AVX2 ? seek_gemm_tile_avx2() : NULL;
+    const bool avx2 = seek_kernels_isa() >= SEEK_ISA_AVX2;
+    seek_gemm_tile_fn tile = avx2 ? seek_gemm_tile_avx2() : NULL;
     gemm_job j = {.ta = ta, .tb = tb, .M = M, .N = N, .K = K, .lda = lda, .ldb = ldb, .ldc = ldc, .A = A, .B = B, .C = C,
-                  .beta = beta, .tile = tile ? tile : tile_scalar};
+                  .beta = beta, .tile = tile ? tile : tile_scalar, .pack6 = avx2 ? seek_gemm_pack6_avx2() : NULL,
+                  .pack16 = avx2 ? seek_gemm_pack16_avx2() : NULL};
     const int nth = pool ? seek_pool_size(pool) : 1;
     /* splitting rows makes every thread pack all of op(B), splitting columns all of op(A): pack
      * the smaller one twice, as long as each thread gets a few panels */

@@ -26,5 +26,10 @@ void seek_gemm_f32_ref(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const 
 #define SEEK_GEMM_NR 16
 typedef void (*seek_gemm_tile_fn)(int64_t kc, const float *a, const float *b, float *c, int64_t ldc, int mr, int nr, bool add);
 seek_gemm_tile_fn seek_gemm_tile_avx2(void); /* NULL where not compiled in */
+/* A full panel packed across rows: dst[k*W + r] = src[r][k] for r < W, k < kc (W = 6 for op(A)
+ * rows, 16 for op(B) columns read from B's rows under tb); dst 32-byte aligned. */
+typedef void (*seek_gemm_pack_fn)(float *dst, const float *const *src, int64_t kc);
+seek_gemm_pack_fn seek_gemm_pack6_avx2(void); /* NULL where not compiled in */
+seek_gemm_pack_fn seek_gemm_pack16_avx2(void);
 
 #endif

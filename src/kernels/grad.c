@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kernels/gemm.h"
 #include "kernels/vec.h"
 
 void rmsnorm_forward(float *y, int64_t sy, float *rstd, const float *x, int64_t sx, const float *w, int64_t n, int64_t d, float eps) {
@@ -82,37 +83,39 @@ static inline int64_t attn_lo(const attn_dims *a, int64_t b, int64_t i) {
     return lo;
 }
 
+/* The keys of (b, kh) that some query sees: [attn_lo(b, 0), M + T). Rows before it (memory
+ * not valid for this sequence) are never read, so they may hold anything. */
+static inline int64_t attn_key0(const attn_dims *a, int64_t b) { return attn_lo(a, b, 0); }
+
+/* One (sequence, query head) at a time, as three products: S = Q K^T over the keys any query
+ * of the sequence sees, each row scaled, biased (ALiBi), masked to [attn_lo, M + i] and
+ * softmaxed into P (zeros outside), then O = P V. The masked products cost a little work the
+ * row-by-row form skipped; the GEMM kernel more than pays for it. */
 static void attn_fwd_fn(const seek_exec *ex, void *arg) {
     const attn_job *J = arg;
     const attn_dims *a = J->a;
     const seek_vec_kernels *vk = seek_vec();
-    const int64_t group = a->H / a->Hkv, T = a->T, Tk = a->M + a->T;
+    const int64_t group = a->H / a->Hkv, T = a->T, Tk = a->M + a->T, od = a->H * a->dv;
     int64_t lo, hi;
     seek_split(a->B * a->Hkv, ex->ith, ex->nth, &lo, &hi);
     for (int64_t job = lo; job < hi; job++) {
-        const int64_t b = job / a->Hkv, kh = job % a->Hkv;
+        const int64_t b = job / a->Hkv, kh = job % a->Hkv, k0 = attn_key0(a, b), nk = Tk - k0;
+        const float *kb = J->k + (b * Tk + k0) * a->sk + kh * a->dk, *vb = J->v + (b * Tk + k0) * a->sv + kh * a->dv;
         for (int64_t h = kh * group; h < (kh + 1) * group; h++) {
             const float slope = a->slopes ? a->slopes[h] : 0.0f;
+            float *P = J->p + (b * a->H + h) * T * Tk;
+            seek_gemm_f32(NULL, false, true, T, nk, a->dk, J->q + b * T * a->sq + h * a->dk, a->sq, kb, a->sk, 0.0f, P + k0, Tk);
             for (int64_t i = 0; i < T; i++) {
-                const float *qi = J->q + (b * T + i) * a->sq + h * a->dk;
-                float *pi = J->p + ((b * a->H + h) * T + i) * Tk;
-                float *oi = J->o + (b * T + i) * (a->H * a->dv) + h * a->dv;
+                float *pi = P + i * Tk;
                 const int64_t j0 = attn_lo(a, b, i), j1 = a->M + i;
-                memset(pi, 0, (size_t)Tk * sizeof *pi);
-                float mx = -INFINITY;
-                for (int64_t j = j0; j <= j1; j++) {
-                    pi[j] = vk->dot(qi, J->k + (b * Tk + j) * a->sk + kh * a->dk, a->dk) * a->scale - slope * (float)(j1 - j);
-                    if (pi[j] > mx) mx = pi[j];
-                }
-                float sum = 0;
-                for (int64_t j = j0; j <= j1; j++) sum += pi[j] = expf(pi[j] - mx);
-                const float inv = 1.0f / sum;
-                memset(oi, 0, (size_t)a->dv * sizeof *oi);
-                for (int64_t j = j0; j <= j1; j++) {
-                    pi[j] *= inv;
-                    vk->axpy(oi, pi[j], J->v + (b * Tk + j) * a->sv + kh * a->dv, a->dv);
-                }
+                const int32_t n = (int32_t)(j1 - j0 + 1);
+                const float mx = vk->scale_max(pi + j0, n, a->scale, slope, n - 1, 0);
+                const float sum = vk->exp_sum(pi + j0, n, mx);
+                vk->scale(pi + j0, 1.0f / sum, n);
+                memset(pi, 0, (size_t)j0 * sizeof *pi);
+                memset(pi + j1 + 1, 0, (size_t)(Tk - j1 - 1) * sizeof *pi);
             }
+            seek_gemm_f32(NULL, false, false, T, a->dv, nk, P + k0, Tk, vb, a->sv, 0.0f, J->o + b * T * od + h * a->dv, od);
         }
     }
 }
@@ -123,38 +126,33 @@ void attention_forward(seek_pool *pool, float *o, float *p, const float *q, cons
     else attn_fwd_fn(&(seek_exec){0, 1, NULL}, &J);
 }
 
-/* s = scale q.k (+ bias), p = softmax(s), o = sum p v:
- * dv_j += p_ij do_i;  dp_ij = do_i . v_j;  ds_ij = p_ij (dp_ij - sum_j p_ij dp_ij);
- * dq_i += scale sum_j ds_ij k_j;  dk_j += scale ds_ij q_i */
+/* s = scale q.k (+ bias), p = softmax(s), o = sum p v, per (sequence, head) as products:
+ * dP = dO V^T;  dS = scale * P o (dP - rowsum(P o dP));  dQ += dS K;  dK += dS^T Q;  dV += P^T dO
+ * over the keys any query of the sequence sees (P and dS are zero outside each row's keys). */
 static void attn_bwd_fn(const seek_exec *ex, void *arg) {
     const attn_job *J = arg;
     const attn_dims *a = J->a;
-    const seek_vec_kernels *vk = seek_vec();
-    const int64_t group = a->H / a->Hkv, T = a->T, Tk = a->M + a->T;
-    float *ds = J->scratch + ex->ith * Tk;
+    const int64_t group = a->H / a->Hkv, T = a->T, Tk = a->M + a->T, od = a->H * a->dv;
+    float *dS = J->scratch + ex->ith * T * Tk;
     int64_t lo, hi;
     seek_split(a->B * a->Hkv, ex->ith, ex->nth, &lo, &hi);
     for (int64_t job = lo; job < hi; job++) {
-        const int64_t b = job / a->Hkv, kh = job % a->Hkv;
+        const int64_t b = job / a->Hkv, kh = job % a->Hkv, k0 = attn_key0(a, b), nk = Tk - k0;
+        const int64_t koff = (b * Tk + k0) * a->sk + kh * a->dk, voff = (b * Tk + k0) * a->sv + kh * a->dv;
         for (int64_t h = kh * group; h < (kh + 1) * group; h++) {
+            const float *P = J->p + (b * a->H + h) * T * Tk + k0, *dO = J->dout + b * T * od + h * a->dv;
+            const int64_t qoff = b * T * a->sq + h * a->dk;
+            seek_gemm_f32(NULL, false, true, T, nk, a->dv, dO, od, J->v + voff, a->sv, 0.0f, dS, nk);
             for (int64_t i = 0; i < T; i++) {
-                const float *pi = J->p + ((b * a->H + h) * T + i) * Tk;
-                const float *doi = J->dout + (b * T + i) * (a->H * a->dv) + h * a->dv;
-                const float *qi = J->q + (b * T + i) * a->sq + h * a->dk;
-                float *dqi = J->dq + (b * T + i) * a->sq + h * a->dk;
-                const int64_t j0 = attn_lo(a, b, i), j1 = a->M + i;
+                const float *pi = P + i * Tk;
+                float *di = dS + i * nk;
                 double dot = 0;
-                for (int64_t j = j0; j <= j1; j++) {
-                    ds[j] = vk->dot(doi, J->v + (b * Tk + j) * a->sv + kh * a->dv, a->dv);
-                    dot += (double)pi[j] * ds[j];
-                }
-                for (int64_t j = j0; j <= j1; j++) {
-                    const float dsj = pi[j] * (ds[j] - (float)dot) * a->scale;
-                    vk->axpy(J->dv + (b * Tk + j) * a->sv + kh * a->dv, pi[j], doi, a->dv);
-                    vk->axpy(dqi, dsj, J->k + (b * Tk + j) * a->sk + kh * a->dk, a->dk);
-                    vk->axpy(J->dk + (b * Tk + j) * a->sk + kh * a->dk, dsj, qi, a->dk);
-                }
+                for (int64_t j = 0; j < nk; j++) dot += (double)pi[j] * di[j];
+                for (int64_t j = 0; j < nk; j++) di[j] = pi[j] * (di[j] - (float)dot) * a->scale;
             }
+            seek_gemm_f32(NULL, false, false, T, a->dk, nk, dS, nk, J->k + koff, a->sk, 1.0f, J->dq + qoff, a->sq);
+            seek_gemm_f32(NULL, true, false, nk, a->dk, T, dS, nk, J->q + qoff, a->sq, 1.0f, J->dk + koff, a->sk);
+            seek_gemm_f32(NULL, true, false, nk, a->dv, T, P, Tk, dO, od, 1.0f, J->dv + voff, a->sv);
         }
     }
 }

@@ -45,7 +45,7 @@ typedef struct {
     const int32_t *mlen; /* (B) valid memory rows, or NULL */
 } attn_dims;
 void attention_forward(seek_pool *pool, float *o, float *p, const float *q, const float *k, const float *v, const attn_dims *a);
-/* dq, dk, dv += the gradients; scratch holds M + T floats per thread of the pool (1 without one). */
+/* dq, dk, dv += the gradients; scratch holds T * (M + T) floats per thread of the pool (1 without one). */
 void attention_backward(seek_pool *pool, float *dq, float *dk, float *dv, float *scratch, const float *dout, const float *p, const float *q,
                         const float *k, const float *v, const attn_dims *a);
 

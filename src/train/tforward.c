@@ -56,7 +56,7 @@ struct seek_tstate {
     float *kpe;             /* MLA: (BT, dr) roped shared key */
     float *dgw;             /* (BT, K) gradient of the expert weights */
     int32_t *e_count;       /* (E + 1) routing counts */
-    float *attn_scratch;    /* (threads, T) attention backward rows */
+    float *attn_scratch;    /* (threads, T, Tk) attention backward: dS of one head */
     float *rb_a, *rb_b;     /* rounded operands (bf16 / fp8) */
     int64_t *load;          /* (n_moe, E) tokens per expert since the last reset */
     int n_moe;
@@ -203,7 +203,7 @@ seek_status seek_tstate_new(seek_tstate **out, const seek_tmodel *tm, int32_t B,
         s->e_count = zalloc(s, (E + 1) * sizeof(int32_t));
     }
     /* rounded GEMM operands, sized for any precision (it may be switched after this) */
-    s->attn_scratch = zalloc(s, FL((int64_t)(tm->pool ? seek_pool_size(tm->pool) : 1) * Tk));
+    s->attn_scratch = zalloc(s, FL((int64_t)(tm->pool ? seek_pool_size(tm->pool) : 1) * T * Tk));
     s->rb_a = zalloc(s, FL(BT * widest));
     s->rb_b = zalloc(s, FL(BT * widest));
     s->load = zalloc(s, (size_t)(s->n_moe ? s->n_moe : 1) * (size_t)(E ? E : 1) * sizeof(int64_t));
