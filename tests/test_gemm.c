@@ -1,7 +1,7 @@
 /* seek_gemm_f32 against a double-precision product and the scalar reference: every transpose
  * combination, beta 0 (over NaN garbage) and 1, sizes 0/1/odd/larger than the blocks, leading
  * dimensions wider than the rows; results bit-identical for 1 and 2 threads and between calls;
- * the AVX2 tile against the scalar one (forced ISA). */
+ * the AVX2 tile and panel packers against the scalar ones (forced ISA). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
