@@ -188,13 +188,24 @@ static bool admit_one(seek_sched *s) {
         seek_req_release(r);
         return true;
     }
-    /* the idle slot with the longest cached prefix (then the least recently used) */
+    /* The idle slot to take: among those that keep at least as much of their cache as they lose
+     * (a later turn of their conversation, the same prompt again, an empty slot), the one with
+     * the longest common prefix; if there is none, the least recently used one. Taking the slot
+     * with the longest common prefix whatever it loses would let a prompt that shares only a
+     * template header with a long cached conversation wipe it out while empty slots sit by; a
+     * longer prefix cached anywhere is shared below anyway. */
     int32_t best = -1, best_lcp = -1;
+    bool best_keeps = false;
     for (int32_t i = 0; i < s->p.n_slots; i++) {
         const slot *sl = &s->slots[i];
         if (sl->state != SLOT_IDLE) continue;
         const int32_t l = common_prefix(sl->tokens, sl->n_kv, r->prompt, r->n_prompt);
-        if (l > best_lcp || (l == best_lcp && sl->last_used < s->slots[best].last_used)) best = i, best_lcp = l;
+        const bool keeps = 2 * (int64_t)l >= sl->n_kv, older = best >= 0 && sl->last_used < s->slots[best].last_used;
+        bool take;
+        if (best < 0 || keeps != best_keeps) take = best < 0 || keeps;
+        else if (keeps) take = l > best_lcp || (l == best_lcp && older);
+        else take = older;
+        if (take) best = i, best_lcp = l, best_keeps = keeps;
     }
     if (best < 0) return false;
     /* any slot (running or idle) holding a longer prefix can share its whole blocks */

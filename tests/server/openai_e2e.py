@@ -731,11 +731,15 @@ def t_prefix(env):
     turn1 = [{"role": "system", "content": "You are a helpful assistant."},
              {"role": "user", "content": "Tell me about " + long_text(60 if ARGS.short else 200, salt + 1)}]
     a1 = env.client.chat.completions.create(model=env.model, messages=turn1, max_tokens=24, temperature=0)
+    # another conversation in between, sharing only the template's header and system prompt: it
+    # must take an empty slot, not the first conversation's (the server has 4)
+    other = [turn1[0], {"role": "user", "content": "Tell me about " + long_text(60 if ARGS.short else 200, salt + 2)}]
+    env.client.chat.completions.create(model=env.model, messages=other, max_tokens=4, temperature=0)
     turn2 = turn1 + [{"role": "assistant", "content": a1.choices[0].message.content},
                      {"role": "user", "content": "Summarize that in one word."}]
     a2 = env.client.chat.completions.create(model=env.model, messages=turn2, max_tokens=8, temperature=0)
     c = usage_cached(a2.usage)
-    check("prefix: second chat turn -> cached_tokens > 0", c is not None and c >= a1.usage.prompt_tokens - 2,
+    check("prefix: second chat turn (after another conversation) -> turn 1's prompt cached", c is not None and c >= a1.usage.prompt_tokens - 2,
           "cached %r; turn 1 prompt %d, turn 2 prompt %d" % (c, a1.usage.prompt_tokens, a2.usage.prompt_tokens))
     # the cached answer equals a fresh computation: same prompt through /v1/completions with a
     # different first token would not share; instead compare with the cached result of r2 above
