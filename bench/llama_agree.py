@@ -29,9 +29,11 @@ FIXTURES = ["llama", "qwen2", "deepseek_moe", "dsv2_lite", "dsv2", "dsv3", "dsv3
 SPECIAL = re.compile(r"<｜[^｜]*｜>|<\|[a-z_]+\|>")
 
 
-def seek_greedy(seek, gguf, prompt, n):
-    """`seek run --temp 0`'s continuation of prompt over n steps, special tokens dropped."""
-    out = subprocess.run([seek, "run", "-m", gguf, "-p", prompt, "-n", str(n), "--temp", "0"], capture_output=True,
+def seek_greedy(seek, gguf, prompt, n, cache=None):
+    """`seek run --temp 0`'s continuation of prompt over n steps, special tokens dropped; cache:
+    the KV cache type (-ctk / -ctv), seek's default (f16) when None."""
+    kv = ["-ctk", cache, "-ctv", cache] if cache else []
+    out = subprocess.run([seek, "run", "-m", gguf, "-p", prompt, "-n", str(n), "--temp", "0"] + kv, capture_output=True,
                          check=True).stdout.decode("utf-8", "replace")
     return SPECIAL.sub("", out).strip()
 
@@ -49,11 +51,13 @@ def greedy_agree(seek, llama_bin, gguf, prompt, n):
     return True, same, "" if same else repr(theirs.strip()[:40]) + " vs " + repr(ours[:40])
 
 
-def llama_greedy(llama_bin, gguf, prompt, n, fa):
+def llama_greedy(llama_bin, gguf, prompt, n, fa, cache="f16"):
     """llama.cpp's own greedy continuation with its flash-attention path on or off ("on" is what
-    llama-simple uses on a CPU), f16 KV cache, 2 threads; None when it fails."""
+    llama-simple uses on a CPU), KV cache of type cache (llama.cpp's default: f16), 2 threads;
+    None when it fails."""
     r = subprocess.run([os.path.join(llama_bin, "llama-completion"), "-m", gguf, "-p", prompt, "-n", str(n), "--temp", "0",
-                        "-fa", fa, "-no-cnv", "-t", "2"], capture_output=True, stdin=subprocess.DEVNULL)
+                        "-fa", fa, "-no-cnv", "-t", "2", "-ctk", cache, "-ctv", cache], capture_output=True,
+                       stdin=subprocess.DEVNULL)
     if r.returncode != 0:
         return None
     text = SPECIAL.sub("", r.stdout.decode("utf-8", "replace")).replace("[end of text]", "")

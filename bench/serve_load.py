@@ -17,6 +17,7 @@ client (no openai / aiohttp), so it takes little CPU from the servers.
 
   python3 bench/serve_load.py [--model M.gguf] [--seek build/seek] [--llama-bin DIR]
                               [--levels 1,4,16] [--prompts 64] [--only seek|llama] [--json out.json]
+  python3 bench/serve_load.py --prefix      # prefix-cache reuse: TTFT cold vs warm
   # against servers already running:
   python3 bench/serve_load.py --seek-url http://127.0.0.1:8080 --llama-url http://127.0.0.1:8081
 """
@@ -121,21 +122,28 @@ def start(name, argv, port, logdir):
 
 
 # ----------------------------------------------------------------------------------------------
-async def one_request(srv, prompt, max_tokens):
-    """Streams one completion. Returns dict(ok, ttft, latency, tokens, error)."""
-    body = json.dumps({"model": srv.model, "prompt": prompt, "max_tokens": max_tokens, "temperature": 0,
-                       "stream": True, "stream_options": {"include_usage": True}}).encode()
+async def one_request(srv, prompt, max_tokens, messages=None):
+    """Streams one completion (/v1/completions with prompt, or /v1/chat/completions with
+    messages). Returns dict(ok, ttft, latency, tokens, prompt_tokens, cached, text, error)."""
+    req = {"model": srv.model, "max_tokens": max_tokens, "temperature": 0, "stream": True,
+           "stream_options": {"include_usage": True}}
+    if messages is None:
+        req["prompt"], path = prompt, b"/v1/completions"
+    else:
+        req["messages"], path = messages, b"/v1/chat/completions"
+    body = json.dumps(req).encode()
     t0 = time.perf_counter()
-    res = {"ok": False, "ttft": None, "latency": None, "tokens": 0, "prompt_tokens": 0, "error": None}
+    res = {"ok": False, "ttft": None, "latency": None, "tokens": 0, "prompt_tokens": 0, "cached": None, "text": "",
+           "error": None}
     try:
         reader, writer = await asyncio.open_connection(srv.host, srv.port)
     except OSError as e:
         res["error"] = "connect: %s" % e
         return res
     try:
-        writer.write(b"POST /v1/completions HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\n"
+        writer.write(b"POST %s HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\n"
                      b"Accept: text/event-stream\r\nContent-Length: %d\r\nConnection: close\r\n\r\n"
-                     % (srv.host.encode(), len(body)) + body)
+                     % (path, srv.host.encode(), len(body)) + body)
         await writer.drain()
         status_line = await reader.readline()
         parts = status_line.split(b" ", 2)
@@ -195,6 +203,7 @@ async def one_request(srv, prompt, max_tokens):
                     if text is None:
                         text = (c.get("delta") or {}).get("content")
                     if text:
+                        res["text"] += text
                         n_events += 1
                         if res["ttft"] is None:
                             res["ttft"] = time.perf_counter() - t0
@@ -202,6 +211,7 @@ async def one_request(srv, prompt, max_tokens):
                 if u and u.get("completion_tokens") is not None:
                     usage_tokens = u["completion_tokens"]
                     res["prompt_tokens"] = u.get("prompt_tokens") or 0
+                    res["cached"] = (u.get("prompt_tokens_details") or {}).get("cached_tokens")
             if done:
                 break
         res["latency"] = time.perf_counter() - t0
@@ -246,6 +256,40 @@ async def run_level(srv, prompts, conc):
             "ttft_p99_ms": pct(ttft, 0.99) * 1000, "tpot_ms": statistics.mean(tpot) * 1000 if tpot else float("nan")}
 
 
+def prefix_reuse(srv, text, sys_chars):
+    """Issue 5's prefix-reuse case, chat requests one at a time, TTFT of each:
+    a) a system prompt of sys_chars characters of text (about 1,000 tokens at 4,000) with a
+       question (cold), then the same system prompt with another question (warm);
+    b) a two-turn conversation under another system prompt: turn 2 (history + a new question)
+       against the same turn-2 messages under a third, never-sent system prompt (cold).
+    Returns rows (case, prompt tokens, cached tokens, TTFT ms, TTFT / cold TTFT)."""
+    L = len(text)
+
+    def system(i):
+        a = (i * 911_111 + 12_345) % max(1, L - sys_chars - 1)
+        return "You are a helpful assistant. Use this play as context:\n" + text[a:a + sys_chars]
+
+    def ask(messages):
+        r = asyncio.run(one_request(srv, None, 24, messages))
+        if not r["ok"]:
+            raise RuntimeError("%s: %s" % (srv.name, r["error"]))
+        return r
+
+    q1, q2, q3 = "Who speaks first here?", "Name one place mentioned.", "And who answers them?"
+    rows = []
+    cold = ask([{"role": "system", "content": system(1)}, {"role": "user", "content": q1}])
+    warm = ask([{"role": "system", "content": system(1)}, {"role": "user", "content": q2}])
+    rows.append(("system prompt, cold", cold, cold["ttft"]))
+    rows.append(("system prompt, warm", warm, cold["ttft"]))
+    t1 = ask([{"role": "system", "content": system(2)}, {"role": "user", "content": q1}])
+    turn2 = [{"role": "user", "content": q1}, {"role": "assistant", "content": t1["text"]}, {"role": "user", "content": q3}]
+    cold2 = ask([{"role": "system", "content": system(3)}] + turn2)
+    warm2 = ask([{"role": "system", "content": system(2)}] + turn2)
+    rows.append(("turn 2, cold", cold2, cold2["ttft"]))
+    rows.append(("turn 2, after turn 1", warm2, cold2["ttft"]))
+    return [(name, r["prompt_tokens"], r["cached"], r["ttft"] * 1000, r["ttft"] / ref) for name, r, ref in rows]
+
+
 def fmt_row(r):
     return "%-13s %4d %9.1f %9.1f %10.0f %10.0f %9.1f %6d %6d %8.1f %s" % (
         r["server"], r["concurrency"], r["tok_s"], r["total_tok_s"], r["ttft_p50_ms"], r["ttft_p99_ms"], r["tpot_ms"],
@@ -264,13 +308,20 @@ def main():
     ap.add_argument("--levels", default="1,4,16", help="concurrency levels")
     ap.add_argument("--prompts", type=int, default=64, help="requests per level")
     ap.add_argument("--short-prompts", action="store_true", help="25-75 token prompts (decode-bound)")
-    ap.add_argument("--np", type=int, default=16, help="slots of both servers")
+    ap.add_argument("--np", type=int, help="slots of both servers (default 16; 4 with --prefix, since llama-server "
+                                           "splits -c across its slots and the prefix prompts need ~1,400 positions)")
     ap.add_argument("--ctx", type=int, default=16 * 1024, help="total context of both servers")
     ap.add_argument("-t", "--threads", type=int, default=2)
     ap.add_argument("--text", default=default_text(), help="prompt source (tinyshakespeare.txt)")
     ap.add_argument("--ready-timeout", type=float, default=120.0)
     ap.add_argument("--json", help="write the results here")
+    ap.add_argument("--prefix", action="store_true",
+                    help="instead of the load levels: time to first token of a ~1,000-token system prompt and of a "
+                         "second chat turn, cold and with the prefix cache (issue 5's target: warm <= 25%% of cold)")
+    ap.add_argument("--prefix-chars", type=int, default=4000, help="system prompt length for --prefix")
     args = ap.parse_args()
+    if args.np is None:
+        args.np = 4 if args.prefix else 16
 
     if not args.text or not os.path.isfile(args.text):
         sys.exit("no prompt text: pass --text FILE (tinyshakespeare.txt) or set SEEK_BENCH_TEXT")
@@ -311,6 +362,14 @@ def main():
         # one small warm-up request each (page in the weights)
         for s in servers:
             asyncio.run(one_request(s, "Hello", 4))
+
+        if args.prefix:
+            print("\n%-13s %-22s %7s %7s %9s %13s" % ("server", "request", "prompt", "cached", "TTFT ms", "TTFT / cold"))
+            for s in servers:
+                for name, pt, cached, ttft, ratio in prefix_reuse(s, text, args.prefix_chars):
+                    print("%-13s %-22s %7d %7s %9.0f %12.0f%%" % (s.name, name, pt, "-" if cached is None else cached, ttft,
+                                                                  ratio * 100), flush=True)
+            return
 
         results = []
         print("\n%-13s %4s %9s %9s %10s %10s %9s %6s %6s %8s" % (

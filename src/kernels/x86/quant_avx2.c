@@ -1326,15 +1326,17 @@ ALWAYS_INLINE void kp_panel(const int T, int64_t nb, float *out, int64_t os, con
         __m256i isum[KP_TOKS];
         _Pragma("GCC unroll 1") for (int j = 0; j < 4; j++) {
             const __m256i sl = kp_scale_vec(sc, 2 * j), sh = kp_scale_vec(sc, 2 * j + 1);
-            const __m256i bl = _mm256_set1_epi8((char)(1 << (2 * j))), bh = _mm256_set1_epi8((char)(1 << (2 * j + 1)));
+            /* qh >> 2j puts bit 2j (2j+1) at bit 0 (1); << 4 (3) then puts it at bit 4, in the same byte */
+            const __m128i cj = _mm_cvtsi32_si128(2 * j);
             __m256i slo[KP_TOKS], shi[KP_TOKS];
             _Pragma("GCC unroll 8") for (int w = 0; w < 8; w++) {
                 const __m256i raw = _mm256_loadu_si256((const __m256i *)(pb + 32 * (8 * j + w)));
                 __m256i lo = _mm256_and_si256(raw, m4), hi = _mm256_and_si256(_mm256_srli_epi16(raw, 4), m4);
                 if (five) { /* bit 2j / 2j+1 of qh: the fifth bit of the low / high nibbles */
                     const __m256i hb = _mm256_loadu_si256((const __m256i *)(pb + KP_SC + 32 * w));
-                    lo = _mm256_or_si256(lo, _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(hb, bl), bl), b4));
-                    hi = _mm256_or_si256(hi, _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(hb, bh), bh), b4));
+                    const __m256i hj = _mm256_srl_epi16(hb, cj);
+                    lo = _mm256_or_si256(lo, _mm256_and_si256(_mm256_slli_epi16(hj, 4), b4));
+                    hi = _mm256_or_si256(hi, _mm256_and_si256(_mm256_slli_epi16(hj, 3), b4));
                 }
                 _Pragma("GCC unroll 4") for (int t = 0; t < T; t++) {
                     const uint8_t *q = ya + t * as + 64 * j + 4 * w;
