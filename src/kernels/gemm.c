@@ -25,7 +25,7 @@ typedef struct {
     float beta;
     bool split_rows;
     seek_gemm_tile_fn tile;
-    seek_gemm_pack_fn pack6, pack16; /* full panels across rows (NULL: the loops below) */
+    seek_gemm_pack_fn pack6, pack16; /* full panels across rows */
 } gemm_job;
 
 /* the scalar 6 x 16 tile: the specification of the SIMD one (which fuses the multiply-add) */
@@ -36,6 +36,16 @@ static void tile_scalar(int64_t kc, const float *a, const float *b, float *c, in
             for (int j = 0; j < NR; j++) acc[i][j] += a[i] * b[j];
     for (int i = 0; i < mr; i++)
         for (int j = 0; j < nr; j++) c[i * ldc + j] = add ? c[i * ldc + j] + acc[i][j] : acc[i][j];
+}
+
+/* the scalar packers of full panels: the specification of the SIMD ones */
+static void pack6_scalar(float *dst, const float *const *src, int64_t kc) {
+    for (int64_t k = 0; k < kc; k++)
+        for (int64_t r = 0; r < MR; r++) dst[k * MR + r] = src[r][k];
+}
+static void pack16_scalar(float *dst, const float *const *src, int64_t kc) {
+    for (int64_t k = 0; k < kc; k++)
+        for (int64_t c = 0; c < NR; c++) dst[k * NR + c] = src[c][k];
 }
 
 static pthread_key_t buf_key;
@@ -61,11 +71,8 @@ static void pack_a(float *dst, const gemm_job *j, int64_t i0, int64_t mc, int64_
         if (!j->ta) { /* k outer: sequential writes, six row streams */
             const float *src[MR];
             for (int64_t r = 0; r < MR; r++) src[r] = r < rows ? j->A + (i0 + p + r) * j->lda + p0 : NULL;
-            if (rows == MR && j->pack6) {
+            if (rows == MR) {
                 j->pack6(dst, src, kc);
-            } else if (rows == MR) {
-                for (int64_t k = 0; k < kc; k++)
-                    for (int64_t r = 0; r < MR; r++) dst[k * MR + r] = src[r][k];
             } else {
                 for (int64_t k = 0; k < kc; k++)
                     for (int64_t r = 0; r < MR; r++) dst[k * MR + r] = r < rows ? src[r][k] : 0;
@@ -94,11 +101,8 @@ static void pack_b(float *dst, const gemm_job *j, int64_t p0, int64_t kc, int64_
         } else { /* k outer: sequential writes, sixteen row streams */
             const float *src[NR];
             for (int64_t c = 0; c < NR; c++) src[c] = c < cols ? j->B + (j0 + q + c) * j->ldb + p0 : NULL;
-            if (cols == NR && j->pack16) {
+            if (cols == NR) {
                 j->pack16(dst, src, kc);
-            } else if (cols == NR) {
-                for (int64_t k = 0; k < kc; k++)
-                    for (int64_t c = 0; c < NR; c++) dst[k * NR + c] = src[c][k];
             } else {
                 for (int64_t k = 0; k < kc; k++)
                     for (int64_t c = 0; c < NR; c++) dst[k * NR + c] = c < cols ? src[c][k] : 0;
@@ -154,9 +158,10 @@ void seek_gemm_f32(seek_pool *pool, bool ta, bool tb, int64_t M, int64_t N, int6
     }
     const bool avx2 = seek_kernels_isa() >= SEEK_ISA_AVX2;
     seek_gemm_tile_fn tile = avx2 ? seek_gemm_tile_avx2() : NULL;
+    seek_gemm_pack_fn pack6 = avx2 ? seek_gemm_pack6_avx2() : NULL, pack16 = avx2 ? seek_gemm_pack16_avx2() : NULL;
     gemm_job j = {.ta = ta, .tb = tb, .M = M, .N = N, .K = K, .lda = lda, .ldb = ldb, .ldc = ldc, .A = A, .B = B, .C = C,
-                  .beta = beta, .tile = tile ? tile : tile_scalar, .pack6 = avx2 ? seek_gemm_pack6_avx2() : NULL,
-                  .pack16 = avx2 ? seek_gemm_pack16_avx2() : NULL};
+                  .beta = beta, .tile = tile ? tile : tile_scalar, .pack6 = pack6 ? pack6 : pack6_scalar,
+                  .pack16 = pack16 ? pack16 : pack16_scalar};
     const int nth = pool ? seek_pool_size(pool) : 1;
     /* splitting rows makes every thread pack all of op(B), splitting columns all of op(A): pack
      * the smaller one twice, as long as each thread gets a few panels */

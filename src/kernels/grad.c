@@ -188,12 +188,7 @@ static void xent_fn(const seek_exec *ex, void *arg) {
         float *l = J->logits + r * J->V;
         const int32_t t = J->targets[r];
         const float lt = l[t];
-        float mx = -INFINITY;
-        for (int64_t i = 0; i < J->V; i += XENT_CHUNK) {
-            const int32_t n = (int32_t)(J->V - i < XENT_CHUNK ? J->V - i : XENT_CHUNK);
-            const float m = vk->scale_max(l + i, n, 1.0f, 0.0f, 0, 0); /* s * 1 - 0: unchanged */
-            mx = m > mx ? m : mx;
-        }
+        const float mx = vk->scale_max(l, (int32_t)J->V, 1.0f, 0.0f, 0, 0); /* s * 1 - 0: unchanged */
         double sum = 0;
         for (int64_t i = 0; i < J->V; i += XENT_CHUNK) {
             const int32_t n = (int32_t)(J->V - i < XENT_CHUNK ? J->V - i : XENT_CHUNK);

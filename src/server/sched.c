@@ -194,18 +194,14 @@ static bool admit_one(seek_sched *s) {
      * with the longest common prefix whatever it loses would let a prompt that shares only a
      * template header with a long cached conversation wipe it out while empty slots sit by; a
      * longer prefix cached anywhere is shared below anyway. */
-    int32_t best = -1, best_lcp = -1;
-    bool best_keeps = false;
+    int32_t best = -1, best_lcp = -1, best_rank = -2;
     for (int32_t i = 0; i < s->p.n_slots; i++) {
         const slot *sl = &s->slots[i];
         if (sl->state != SLOT_IDLE) continue;
         const int32_t l = common_prefix(sl->tokens, sl->n_kv, r->prompt, r->n_prompt);
-        const bool keeps = 2 * (int64_t)l >= sl->n_kv, older = best >= 0 && sl->last_used < s->slots[best].last_used;
-        bool take;
-        if (best < 0 || keeps != best_keeps) take = best < 0 || keeps;
-        else if (keeps) take = l > best_lcp || (l == best_lcp && older);
-        else take = older;
-        if (take) best = i, best_lcp = l, best_keeps = keeps;
+        const int32_t rank = 2 * (int64_t)l >= sl->n_kv ? l : -1; /* slots that lose more share the lowest rank */
+        if (rank > best_rank || (rank == best_rank && sl->last_used < s->slots[best].last_used))
+            best = i, best_lcp = l, best_rank = rank;
     }
     if (best < 0) return false;
     /* any slot (running or idle) holding a longer prefix can share its whole blocks */
