@@ -15,6 +15,8 @@
 const seek_type_kernels *seek_kernels_scalar(seek_dtype t);
 const seek_type_kernels *seek_kernels_avx2(seek_dtype t);
 const seek_type_kernels *seek_kernels_avx512(seek_dtype t);
+/* quant_avx2.c's rows for the k-quants, kept in kquant_avx2.c (NULL for other types) */
+const seek_type_kernels *seek_kquant_avx2(seek_dtype t);
 
 /* fp16 -> f32 for all 65536 bit patterns, filled by dispatch.c before it hands out any table.
  * In the per-block loops of the SIMD kernels a load is cheaper than a scalar F16C conversion. */
